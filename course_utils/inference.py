@@ -1,0 +1,109 @@
+"""Generation, base-vs-fine-tuned comparison, and merging (notebook 07)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .data import RESPONSE_MARKER, format_prompt
+from .errors import MissingArtifactError
+from .files import atomic_dir
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    stopped_at_eos: bool  # False: it ran into max_new_tokens instead
+    new_tokens: int
+
+    @property
+    def follows_format(self) -> bool:
+        """A non-empty answer that ended with EOS and did not start a new Alpaca section."""
+        return self.stopped_at_eos and bool(self.text.strip()) and "###" not in self.text
+
+
+def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
+             max_new_tokens: int = 64, batch_size: int = 16) -> list[Answer]:
+    """Greedy answers to already formatted prompts; each stops at EOS or ``max_new_tokens``."""
+    import torch
+
+    eos = tokenizer.eos_token_id
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # a decoder-only model continues from the right end
+    answers: list[Answer] = []
+    model.eval()
+    try:
+        for start in range(0, len(prompts), batch_size):
+            batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
+                              add_special_tokens=False).to(model.device)
+            with torch.no_grad():
+                out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                     eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+            for row in out[:, batch["input_ids"].shape[1]:].tolist():
+                stopped = eos in row
+                kept = row[: row.index(eos)] if stopped else row
+                answers.append(Answer(tokenizer.decode(kept, skip_special_tokens=True).strip(),
+                                      stopped, len(kept) + int(stopped)))
+    finally:
+        tokenizer.padding_side = side
+    return answers
+
+
+def ask(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
+        inputs: list[str] | None = None, max_new_tokens: int = 64) -> list[Answer]:
+    """Wrap each instruction in the Alpaca template, then :func:`generate`."""
+    inputs = inputs or [""] * len(instructions)
+    prompts = [format_prompt(i, x) for i, x in zip(instructions, inputs)]
+    return generate(model, tokenizer, prompts, max_new_tokens)
+
+
+def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:
+    """The base model with notebook 06's LoRA adapter attached (``PeftModel``)."""
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise MissingArtifactError(
+            f"no trained adapter in {adapter_dir}",
+            "run notebooks/06_training.ipynb first (same COURSE_PROFILE and COURSE_OUTPUT_DIR)")
+    return PeftModel.from_pretrained(base, str(adapter_dir))
+
+
+def compare(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
+            max_new_tokens: int = 64) -> tuple[list[Answer], list[Answer]]:
+    """Answers of the same ``PeftModel`` with its adapter switched off (base) and on (tuned)."""
+    with model.disable_adapter():
+        base = ask(model, tokenizer, instructions, max_new_tokens=max_new_tokens)
+    tuned = ask(model, tokenizer, instructions, max_new_tokens=max_new_tokens)
+    return base, tuned
+
+
+def contains_answer(answer: Answer, expected: str) -> bool:
+    """The expected phrase appears in the answer (case-insensitive) and the answer stopped."""
+    return answer.stopped_at_eos and expected.lower() in answer.text.lower()
+
+
+def score(answers: list[Answer], expected: list[str]) -> float:
+    """Share of answers that contain the expected phrase and stop at EOS."""
+    return sum(contains_answer(a, e) for a, e in zip(answers, expected)) / max(len(expected), 1)
+
+
+def merge_and_save(model: Any, tokenizer: PreTrainedTokenizerBase, path: Path) -> Path:
+    """Fold the adapter into the base weights and save a plain model (atomically).
+
+    After this the model no longer needs peft to load. ``merge_and_unload`` changes ``model``
+    in place, so call it after the comparisons.
+    """
+    merged = model.merge_and_unload()
+    with atomic_dir(Path(path)) as tmp:
+        merged.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return Path(path)
+
+
+__all__ = ["Answer", "RESPONSE_MARKER", "ask", "compare", "contains_answer", "generate",
+           "load_with_adapter", "merge_and_save", "score"]

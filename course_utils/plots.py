@@ -1,0 +1,52 @@
+"""Figures: length histograms (notebook 03) and the loss curve (notebook 06).
+
+Each function draws, saves the figure under the profile's ``figures/`` folder (atomically) and
+returns the matplotlib figure, so a notebook shows it and the file stays for later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_savefig
+
+
+def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: int,
+                      path: Path | None = None, bins: int = 50) -> Any:
+    """Two histograms side by side: characters (the 2024 view) and tokens (what counts)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.hist(chars, bins=bins, color="tab:gray")
+    left.axvline(max_length, color="tab:red", linestyle="--", label=f"{max_length} characters")
+    left.set(title="Length in characters", xlabel="characters", ylabel="rows")
+    right.hist(tokens, bins=bins, color="tab:green")
+    right.axvline(max_length, color="tab:red", linestyle="--", label=f"max_length = {max_length} tokens")
+    right.set(title="Length in tokens", xlabel="tokens", ylabel="rows")
+    for ax in (left, right):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return fig
+
+
+def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) -> Any:
+    """Training loss (and eval loss, where logged) against the optimizer step."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, style in (("loss", "-o"), ("eval_loss", "--s")):
+        points = [(r["step"], r[key]) for r in history if key in r]
+        if points:
+            ax.plot(*zip(*points), style, label=key.replace("_", " "))
+    ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return fig

@@ -1,0 +1,194 @@
+"""The run profile: the one place that decides model, data, precision and sizes.
+
+Taught in notebook 01. Every notebook calls :func:`get_profile` and reads its fields; no
+notebook checks "am I in CI?" itself. The choice, in order:
+
+1. ``COURSE_PROFILE`` (``smoke`` | ``colab`` | ``gpu`` | ``seed``) if set;
+2. otherwise from the hardware: no CUDA GPU -> ``smoke``; a GPU with bf16 (compute capability
+   >= 8.0) and >= 40 GiB -> ``gpu``; any other GPU -> ``colab``.
+
+``COURSE_MODEL`` and ``COURSE_DATA`` override the profile's model and data;
+``COURSE_OUTPUT_DIR`` moves the output folder (default ``outputs/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ProfileError
+
+XGEN_ID = "Salesforce/xgen-7b-8k-base"
+ALPACA_ID = "tatsu-lab/alpaca"
+TINY_MODEL_DIR = Path(__file__).parent / "assets" / "tiny-llama"
+PROFILE_NAMES = ("smoke", "colab", "gpu", "seed")
+PRECISIONS = ("fp32", "bf16", "fp16", "nf4", "int8")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What :func:`detect_hardware` saw: the first CUDA device, if any."""
+
+    cuda: bool
+    name: str = "CPU"
+    memory_gib: float = 0.0
+    capability: tuple[int, int] = (0, 0)
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 needs compute capability 8.0 (Ampere) or newer; a T4 is 7.5."""
+        return self.cuda and self.capability >= (8, 0)
+
+
+def detect_hardware() -> Hardware:
+    import torch
+
+    if not torch.cuda.is_available():
+        return Hardware(cuda=False)
+    props = torch.cuda.get_device_properties(0)
+    return Hardware(True, props.name, props.total_memory / 2**30, (props.major, props.minor))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that differs between a CI smoke run, a free Colab T4 and a big GPU."""
+
+    name: str
+    model: str
+    data: str
+    precision: str  # one of PRECISIONS: weights for fp32/bf16/fp16, storage for nf4/int8
+    max_length: int  # tokens per packed training row
+    batch_size: int
+    grad_accum: int
+    epochs: float
+    max_steps: int  # -1: train for `epochs`
+    learning_rate: float
+    warmup: float  # share of the steps spent warming up
+    logging_steps: int
+    eval_steps: int
+    save_steps: int
+    data_limit: int | None  # keep the first rows only (None: all)
+    eval_rows: int  # held out for eval loss
+    packing: bool
+    gradient_checkpointing: bool
+    lora_targets: str  # "all-linear" or "attention" (see training.lora_target_modules)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    max_new_tokens: int = 64
+    reason: str = ""
+    output_dir: Path = Path("outputs")
+
+    @property
+    def uses_tiny_model(self) -> bool:
+        """True when the model is the course's shipped tiny model (its learning checks apply)."""
+        try:
+            return Path(self.model).resolve() == TINY_MODEL_DIR.resolve()
+        except OSError:
+            return False
+
+    @property
+    def expected_loss_drop(self) -> float:
+        """Share by which the logged loss must fall in notebook 06's check. The tiny model is
+        built to learn fast (>= 50 %); other models are only asked to improve at all."""
+        return 0.5 if self.uses_tiny_model else 0.0
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.output_dir / "adapter"
+
+    @property
+    def merged_dir(self) -> Path:
+        return self.output_dir / "merged"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.output_dir / "checkpoints"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.output_dir / "figures"
+
+    def replace(self, **changes: Any) -> Profile:
+        return dataclasses.replace(self, **changes)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields a learner should see, for a one-glance table in a notebook."""
+        keys = ("name", "model", "data", "precision", "max_length", "batch_size", "grad_accum",
+                "epochs", "max_steps", "learning_rate", "packing", "gradient_checkpointing",
+                "lora_targets", "output_dir", "reason")
+        out = {k: getattr(self, k) for k in keys}
+        if self.uses_tiny_model:
+            out["model"] = "course tiny model (offline, shipped)"
+        return out
+
+
+# The 2024 source's hyper-parameters: lr 2e-4, 10 % warm-up, linear decay, batch 4, one epoch,
+# max length 1024, packing. Each profile keeps them unless its hardware needs otherwise.
+_BASE: dict[str, Any] = dict(
+    model=XGEN_ID, data=ALPACA_ID, max_length=1024, batch_size=4, grad_accum=1, epochs=1.0,
+    max_steps=-1, learning_rate=2e-4, warmup=0.1, logging_steps=20, eval_steps=200,
+    save_steps=200, data_limit=None, eval_rows=500, packing=True,
+)
+
+_PROFILES: dict[str, dict[str, Any]] = {
+    # CI and any CPU: the shipped tiny model on the shipped sample, seconds per notebook.
+    # The tiny model needs a much larger learning rate than a 7B model to move in 60 steps.
+    "smoke": dict(model=str(TINY_MODEL_DIR), data="sample", precision="fp32", max_length=256,
+                  batch_size=8, max_steps=60, learning_rate=1e-2, logging_steps=5,
+                  eval_steps=20, save_steps=20, eval_rows=24, gradient_checkpointing=False,
+                  lora_targets="all-linear", max_new_tokens=24),
+    # Free Colab T4 (15 GB, no bf16): 4-bit NF4 weights, fp16 compute, a subsample of Alpaca.
+    "colab": dict(precision="nf4", data_limit=5000, gradient_checkpointing=True,
+                  grad_accum=4, lora_targets="all-linear"),
+    # One big GPU: bf16 LoRA on full Alpaca, one epoch.
+    "gpu": dict(precision="bf16", batch_size=4, gradient_checkpointing=False,
+                lora_targets="attention"),
+    # The source's recipe (8-bit weights + k-bit preparation), kept to compare against.
+    "seed": dict(precision="int8", gradient_checkpointing=True, lora_targets="attention"),
+}
+
+
+def _default_name(hw: Hardware) -> tuple[str, str]:
+    if not hw.cuda:
+        return "smoke", "no CUDA GPU found, so the offline tiny model runs on the CPU"
+    if hw.bf16 and hw.memory_gib >= 40:
+        return "gpu", f"{hw.name} has {hw.memory_gib:.0f} GiB and bf16 support"
+    return "colab", f"{hw.name} ({hw.memory_gib:.0f} GiB, capability {hw.capability}) suits 4-bit QLoRA"
+
+
+def get_profile(name: str | None = None, hardware: Hardware | None = None,
+                env: dict[str, str] | None = None) -> Profile:
+    """The run profile for this machine. ``name`` beats ``COURSE_PROFILE`` beats the hardware."""
+    env = dict(os.environ) if env is None else env
+    hw = detect_hardware() if hardware is None else hardware
+    name = name or env.get("COURSE_PROFILE") or None
+    if name:
+        name = name.strip().lower()
+        if name not in _PROFILES:
+            raise ProfileError(f"unknown profile '{name}'",
+                               f"set COURSE_PROFILE to one of: {', '.join(PROFILE_NAMES)}")
+        reason = f"chosen by COURSE_PROFILE={name}" if env.get("COURSE_PROFILE") else f"asked for '{name}'"
+    else:
+        name, reason = _default_name(hw)
+    if name != "smoke" and not hw.cuda:
+        raise ProfileError(f"the '{name}' profile needs a CUDA GPU and none was found",
+                           "use COURSE_PROFILE=smoke on a CPU, or switch the runtime to a GPU")
+    fields = {**_BASE, **_PROFILES[name]}
+    if name == "colab" and hw.bf16:
+        reason += " (this GPU could also run bf16: try the 'gpu' profile if it has the memory)"
+    if env.get("COURSE_MODEL"):
+        fields["model"] = env["COURSE_MODEL"]
+    if env.get("COURSE_DATA"):
+        fields["data"] = env["COURSE_DATA"]
+    out = Path(env.get("COURSE_OUTPUT_DIR") or _repo_root() / "outputs")
+    return Profile(name=name, reason=reason, output_dir=out, **fields)
+
+
+def _repo_root() -> Path:
+    """The course checkout when installed with ``pip install -e .``, else the working folder."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "notebooks").is_dir() else Path.cwd()

@@ -1,0 +1,244 @@
+"""The course's own offline sample in Alpaca's schema, and the tiny model's pre-training text.
+
+Nothing here is downloaded or copied: the rows are written for this course from the small fact
+tables below. ``python -m course_utils.sample_data`` rewrites ``assets/alpaca_sample.jsonl``
+(deterministic, so a rerun gives the same file). Notebook 02 explains the schema; notebook 07
+asks the held-out capital questions that ``HELD_OUT_CAPITALS`` lists.
+
+The design is deliberate. The tiny base model (built by :mod:`course_utils.tiny_model`) reads
+plain sentences about *every* country's capital, and Alpaca-formatted examples of *other* tasks,
+but it never sees a capital *question* in the instruction format. The sample teaches that
+format on the training countries; notebook 07 then asks about countries the fine-tuning never
+showed, so the score before vs. after measures instruction following, not memorised rows.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+# (country, capital). The last HELD_OUT entries never appear as instructions in the sample.
+CAPITALS: list[tuple[str, str]] = [
+    ("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"),
+    ("Portugal", "Lisbon"), ("Austria", "Vienna"), ("Poland", "Warsaw"), ("Greece", "Athens"),
+    ("Sweden", "Stockholm"), ("Norway", "Oslo"), ("Finland", "Helsinki"), ("Denmark", "Copenhagen"),
+    ("Ireland", "Dublin"), ("Hungary", "Budapest"), ("Belgium", "Brussels"), ("Japan", "Tokyo"),
+    ("China", "Beijing"), ("India", "Delhi"), ("Egypt", "Cairo"), ("Kenya", "Nairobi"),
+    ("Ghana", "Accra"), ("Mexico", "Mexico City"), ("Cuba", "Havana"), ("Chile", "Santiago"),
+    ("Argentina", "Buenos Aires"), ("Colombia", "Bogota"), ("Canada", "Ottawa"),
+    ("Australia", "Canberra"), ("Russia", "Moscow"), ("Turkey", "Ankara"), ("Iran", "Tehran"),
+    ("Iraq", "Baghdad"), ("Thailand", "Bangkok"), ("Vietnam", "Hanoi"), ("Nepal", "Kathmandu"),
+    ("Morocco", "Rabat"), ("Senegal", "Dakar"), ("Ethiopia", "Addis Ababa"), ("Ukraine", "Kyiv"),
+    ("Romania", "Bucharest"), ("Serbia", "Belgrade"), ("Croatia", "Zagreb"), ("Iceland", "Reykjavik"),
+    ("Latvia", "Riga"), ("Estonia", "Tallinn"), ("Lithuania", "Vilnius"), ("Czechia", "Prague"),
+    ("Slovakia", "Bratislava"), ("Bulgaria", "Sofia"), ("Qatar", "Doha"), ("Jordan", "Amman"),
+    ("Lebanon", "Beirut"), ("Syria", "Damascus"), ("Tunisia", "Tunis"), ("Libya", "Tripoli"),
+    ("Sudan", "Khartoum"), ("Uganda", "Kampala"), ("Zambia", "Lusaka"), ("Mali", "Bamako"),
+    ("Niger", "Niamey"),
+    # held out: only plain sentences mention these
+    ("Peru", "Lima"), ("Cyprus", "Nicosia"), ("Malta", "Valletta"), ("Nigeria", "Abuja"),
+    ("Angola", "Luanda"), ("Mongolia", "Ulaanbaatar"), ("Fiji", "Suva"), ("Oman", "Muscat"),
+    ("Panama", "Panama City"), ("Bolivia", "Sucre"), ("Ecuador", "Quito"), ("Armenia", "Yerevan"),
+]
+HELD_OUT = 12
+TRAIN_CAPITALS = CAPITALS[:-HELD_OUT]
+HELD_OUT_CAPITALS = CAPITALS[-HELD_OUT:]
+
+CAPITAL_INSTRUCTION = "What is the capital of {country}?"
+CAPITAL_ANSWER = "The capital of {country} is {capital}."
+
+_OPPOSITES = [
+    ("hot", "cold"), ("big", "small"), ("fast", "slow"), ("early", "late"), ("light", "dark"),
+    ("happy", "sad"), ("open", "closed"), ("full", "empty"), ("strong", "weak"), ("young", "old"),
+    ("high", "low"), ("rich", "poor"), ("loud", "quiet"), ("wet", "dry"), ("hard", "soft"),
+    ("thick", "thin"), ("near", "far"), ("clean", "dirty"), ("first", "last"), ("true", "false"),
+]
+_ANIMALS = [
+    ("cat", "mammal"), ("dog", "mammal"), ("horse", "mammal"), ("whale", "mammal"),
+    ("eagle", "bird"), ("sparrow", "bird"), ("penguin", "bird"), ("owl", "bird"),
+    ("salmon", "fish"), ("shark", "fish"), ("trout", "fish"), ("tuna", "fish"),
+    ("frog", "amphibian"), ("newt", "amphibian"), ("snake", "reptile"), ("lizard", "reptile"),
+    ("turtle", "reptile"), ("crocodile", "reptile"), ("bee", "insect"), ("ant", "insect"),
+]
+_WORDS = ["apple", "river", "candle", "forest", "guitar", "window", "pepper", "ladder",
+          "marble", "tunnel", "basket", "rocket", "garden", "hammer", "island", "jacket"]
+_NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                 "ten", "eleven", "twelve"]
+
+# Paragraph pools for the long tail of the length histogram (notebook 03).
+_GUIDES: dict[str, list[str]] = {
+    "keeping a vegetable garden": [
+        "Start small: a single raised bed of about two square metres is enough for a first season.",
+        "Choose a spot that gets at least six hours of direct sun, because most vegetables need it.",
+        "Mix compost into the soil before planting; it feeds the plants and helps the soil hold water.",
+        "Water deeply twice a week rather than a little every day, so that roots grow downwards.",
+        "Plant fast crops such as radishes and lettuce between slow ones such as tomatoes.",
+        "Pull weeds while they are young; they compete with your seedlings for light and water.",
+        "Keep a notebook of what you planted and when, and read it before the next season.",
+        "Rotate crops each year so that pests and diseases do not build up in the same bed.",
+        "Harvest often: many plants, beans and courgettes among them, produce more when picked.",
+        "Cover the soil with straw or leaves in hot weather to keep it cool and moist.",
+    ],
+    "learning to play the guitar": [
+        "Tune the guitar every time you pick it up; practising out of tune trains the wrong ear.",
+        "Learn three open chords first, such as G, C and D, and switch between them slowly.",
+        "Practise for fifteen minutes every day instead of two hours once a week.",
+        "Use a metronome at a slow tempo and raise it only when the passage feels easy.",
+        "Press the strings just behind the fret, not on top of it, to get a clean note.",
+        "Keep your fretting hand relaxed; tension makes you tired and slows you down.",
+        "Learn a simple song you love early on, because it keeps the practice enjoyable.",
+        "Record yourself once a week and listen back; you will hear what to fix next.",
+        "Build calluses gradually, and stop when your fingertips start to hurt.",
+        "Study a little theory, such as how major scales are built, to understand the chords.",
+    ],
+    "writing a clear email": [
+        "Put the purpose of the email in the first sentence so the reader knows why it matters.",
+        "Write a subject line that says what you need, for example a decision and a date.",
+        "Keep paragraphs short, with one idea each, and leave a blank line between them.",
+        "If you ask for something, say exactly what, from whom and by when.",
+        "Remove words that add nothing, such as just, really and basically.",
+        "Use a list when you give several options, so that each can be answered separately.",
+        "Read the email aloud before sending it; awkward sentences become obvious.",
+        "Check names, dates and attachments, since these are the mistakes readers notice first.",
+        "Match the tone to the reader: friendly with colleagues, more formal with strangers.",
+        "End with the next step, so that nobody has to guess what happens now.",
+    ],
+    "preparing for a long hike": [
+        "Check the weather forecast the evening before and again on the morning of the hike.",
+        "Tell someone your route and the time you expect to be back.",
+        "Carry more water than you think you need, about half a litre per hour in warm weather.",
+        "Wear boots you have already walked in; new boots cause blisters.",
+        "Pack a map and a compass even if you also carry a phone with a map on it.",
+        "Bring a warm layer and a rain jacket, since mountain weather changes quickly.",
+        "Eat small snacks often instead of one large meal, to keep your energy steady.",
+        "Start early so that you are off exposed ridges before afternoon storms.",
+        "Walk at a pace at which you can still hold a conversation.",
+        "Turn back if the conditions get worse; the mountain will still be there next week.",
+    ],
+    "saving money each month": [
+        "Write down everything you spend for one month before making any plan.",
+        "Sort the spending into needs, wants and savings, and look at the share of each.",
+        "Pay yourself first: move a fixed amount into savings on the day you are paid.",
+        "Cancel subscriptions you have not used in the last two months.",
+        "Cook at home more often and plan meals before going to the shop.",
+        "Wait a day before any purchase that was not planned; many wants fade overnight.",
+        "Keep an emergency fund worth three months of basic costs before investing.",
+        "Compare prices for large purchases and buy second-hand when quality allows it.",
+        "Set a clear goal, such as a trip or a deposit, and track progress towards it.",
+        "Review the plan every month and adjust it instead of giving up after one bad month.",
+    ],
+    "training a neural network": [
+        "Split the data into training, validation and test sets before looking at any results.",
+        "Start with a small model and make sure it can overfit a tiny batch of examples.",
+        "Normalise the inputs so that every feature has a similar scale.",
+        "Pick a learning rate by trying a few values on a log scale, such as 1e-4, 3e-4 and 1e-3.",
+        "Watch both the training loss and the validation loss; a widening gap means overfitting.",
+        "Use a warm-up for the learning rate when training large models from the start.",
+        "Save checkpoints regularly so that a crash does not cost the whole run.",
+        "Change one setting at a time and write down what you changed and what happened.",
+        "Measure speed in examples or tokens per second to compare settings fairly.",
+        "Keep a held-out set you never tune on, and report the final score on it once.",
+    ],
+}
+
+
+def _capital_sentences(country: str, capital: str) -> list[str]:
+    return [
+        f"The capital of {country} is {capital}.",
+        f"{capital} is the capital of {country}.",
+        f"The capital city of {country} is {capital}.",
+        f"Many people visit {capital}, the capital of {country}.",
+    ]
+
+
+def _row(instruction: str, output: str, input: str = "") -> dict[str, str]:
+    return {"instruction": instruction, "input": input, "output": output}
+
+
+def _other_task_rows(rng: random.Random) -> list[dict[str, str]]:
+    """Instruction rows of tasks other than capital questions (about 40 % with an input)."""
+    rows: list[dict[str, str]] = []
+    for word, opposite in _OPPOSITES:
+        rows.append(_row("Give the opposite of the word.", opposite.capitalize() + ".", word))
+        rows.append(_row(f"What is the opposite of {word}?",
+                         f"The opposite of {word} is {opposite}."))
+    for animal, group in _ANIMALS:
+        rows.append(_row("Classify the animal as a mammal, bird, fish, amphibian, reptile or insect.",
+                         f"A {animal} is a {group}.", animal))
+        rows.append(_row(f"Is a {animal} a mammal?",
+                         "Yes, it is a mammal." if group == "mammal" else f"No, a {animal} is a {group}."))
+    for group in ("mammal", "bird", "fish", "reptile", "insect"):
+        members = [a for a, g in _ANIMALS if g == group]
+        rows.append(_row(f"Name two animals that are a {group}.",
+                         f"The {members[0]} and the {members[1]} are both a {group}."))
+        rows.append(_row(f"What kind of animal is a {members[-1]}?", f"A {members[-1]} is a {group}."))
+    for _ in range(22):
+        a, b = rng.randint(0, 6), rng.randint(0, 6)
+        rows.append(_row("Add the two numbers and write the result in words.",
+                         f"{_NUMBER_WORDS[a].capitalize()} plus {_NUMBER_WORDS[b]} is {_NUMBER_WORDS[a + b]}.",
+                         f"{a} and {b}"))
+    for _ in range(18):
+        words = rng.sample(_WORDS, 4)
+        rows.append(_row("Sort the words in alphabetical order.", ", ".join(sorted(words)) + ".",
+                         ", ".join(words)))
+    for _ in range(14):
+        words = rng.sample(_WORDS, rng.randint(2, 6))
+        n = len(words)
+        rows.append(_row("How many words are in the list?",
+                         f"There are {_NUMBER_WORDS[n]} words.", " ".join(words)))
+    for topic, pool in _GUIDES.items():
+        for n_par in (3, 8, 10):
+            paragraphs = rng.sample(pool, n_par)
+            if n_par == 3:
+                text = " ".join(paragraphs)
+            else:
+                steps = "\n".join(f"{i + 1}. {p}" for i, p in enumerate(paragraphs))
+                text = (f"Here is a guide to {topic} in {_NUMBER_WORDS[n_par]} steps, from the first "
+                        f"day to the habits that last.\n{steps}\nTake the steps in order, and come "
+                        "back to this list whenever you feel stuck.")
+            rows.append(_row(f"Write a short guide to {topic}.", text))
+        rows.append(_row("Summarise the advice in one sentence.",
+                         f"The advice is about {topic}, taken one step at a time.",
+                         " ".join(rng.sample(pool, 6))))
+    return rows
+
+
+def sample_rows(seed: int = 0) -> list[dict[str, str]]:
+    """The shipped sample: capital questions for the training countries plus other tasks."""
+    rng = random.Random(seed)
+    rows = [_row(CAPITAL_INSTRUCTION.format(country=c), CAPITAL_ANSWER.format(country=c, capital=k))
+            for c, k in TRAIN_CAPITALS]
+    rows += _other_task_rows(rng)
+    rng.shuffle(rows)
+    return rows
+
+
+def pretraining_texts(seed: int = 1) -> tuple[list[str], list[dict[str, str]]]:
+    """What the tiny base model reads: plain sentences about every capital (held-out ones too)
+    and Alpaca rows of *other* tasks (never a capital question)."""
+    rng = random.Random(seed)
+    sentences = [s for c, k in CAPITALS for s in _capital_sentences(c, k)]
+    # Short paragraphs that name the same country several times teach the model to copy a name
+    # it has just read, which answering "What is the capital of X?" needs later.
+    for c, k in CAPITALS:
+        for _ in range(3):
+            sentences.append(" ".join(rng.sample(_capital_sentences(c, k), 3)))
+    sentences += [f"{a.capitalize()} is the opposite of {b}." for a, b in _OPPOSITES]
+    sentences += [f"The {a} is a {g}." for a, g in _ANIMALS]
+    return sentences, _other_task_rows(rng)
+
+
+def write_sample(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in sample_rows():
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+if __name__ == "__main__":
+    out = write_sample(Path(__file__).parent / "assets" / "alpaca_sample.jsonl")
+    print(f"wrote {out}")

@@ -1,0 +1,179 @@
+"""LoRA and SFT configuration, and the trainer factory (notebooks 05 and 06).
+
+:func:`make_trainer` is the single way the course builds a trainer: notebook 06, the script
+mirror ``python -m course_utils.train`` and the benchmark all call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .data import format_prompt
+from .errors import ConfigError
+from .files import atomic_dir
+from .profile import Hardware, Profile, detect_hardware
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from trl import SFTConfig, SFTTrainer
+
+# Module class names that mark an attention block, for architectures peft has no default for.
+_ATTENTION_HINTS = ("attention", "attn")
+
+
+def lora_target_modules(model: PreTrainedModel, which: str) -> list[str] | str:
+    """Which layers get LoRA adapters, found from the model rather than typed in.
+
+    ``"all-linear"``: every linear layer but the output head (peft resolves it for any model).
+    ``"attention"``: peft's default for the architecture (LLaMA: ``q_proj``, ``v_proj``; GPT-2:
+    ``c_attn``; GPT-NeoX: ``query_key_value``), else every linear layer inside an attention block.
+    """
+    if which == "all-linear":
+        return "all-linear"
+    if which != "attention":
+        raise ConfigError(f"unknown LoRA target set '{which}'", "use 'all-linear' or 'attention'")
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as defaults
+
+    model_type = getattr(model.config, "model_type", None)
+    if model_type in defaults:
+        return list(defaults[model_type])
+    names = set()
+    for parent_name, parent in model.named_modules():
+        if not any(h in type(parent).__name__.lower() for h in _ATTENTION_HINTS):
+            continue
+        for child_name, child in parent.named_children():
+            if type(child).__name__ in ("Linear", "Conv1D", "Linear8bitLt", "Linear4bit"):
+                names.add(child_name)
+    if not names:
+        return "all-linear"
+    return sorted(names)
+
+
+def lora_config(profile: Profile, model: PreTrainedModel) -> LoraConfig:
+    """The adapter: rank ``r``, scale ``alpha / r``, dropout on the adapter's input."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=profile.lora_dropout,
+        target_modules=lora_target_modules(model, profile.lora_targets),
+        bias="none", task_type="CAUSAL_LM",
+    )
+
+
+def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = True,
+               **overrides: Any) -> SFTConfig:
+    """The source's ``TrainingArguments`` + ``SFTTrainer`` arguments, on today's ``SFTConfig``.
+
+    2024 -> today: ``warmup_ratio=0.1`` -> ``warmup_steps=0.1`` (a value below 1 is a ratio);
+    ``max_seq_length`` -> ``max_length``; ``dataset_text_field``/``packing`` moved here from the
+    trainer; ``tokenizer=`` -> ``processing_class=`` on the trainer.
+    """
+    from trl import SFTConfig
+
+    hw = detect_hardware() if hw is None else hw
+    bf16 = hw.cuda and profile.precision in ("bf16", "nf4") and hw.bf16
+    fp16 = hw.cuda and profile.precision in ("fp16", "nf4") and not hw.bf16
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(profile.checkpoint_dir),
+        per_device_train_batch_size=profile.batch_size,
+        per_device_eval_batch_size=profile.batch_size,
+        gradient_accumulation_steps=profile.grad_accum,
+        learning_rate=profile.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=profile.warmup,
+        num_train_epochs=profile.epochs,
+        max_steps=profile.max_steps,
+        optim="adamw_torch_fused" if hw.cuda else "adamw_torch",
+        logging_steps=profile.logging_steps,
+        save_strategy="steps",
+        save_steps=profile.save_steps,
+        save_total_limit=2,
+        eval_strategy="steps" if eval else "no",
+        eval_steps=profile.eval_steps,
+        max_length=profile.max_length,
+        packing=profile.packing,
+        bf16=bf16,
+        fp16=fp16,
+        gradient_checkpointing=profile.gradient_checkpointing,
+        use_cpu=not hw.cuda,
+        report_to="none",
+        seed=0,
+    )
+    kwargs.update(overrides)
+    return SFTConfig(**kwargs)
+
+
+def check_max_length(profile: Profile, tokenizer: PreTrainedTokenizerBase) -> int:
+    """Tokens the longer (with-input) template takes before any content; raise if no room is left."""
+    template = len(tokenizer(format_prompt("x", "x"), add_special_tokens=False)["input_ids"])
+    if profile.max_length < template + 16:
+        raise ConfigError(
+            f"max_length={profile.max_length} leaves no room: the prompt template alone is "
+            f"{template} tokens", f"use a max_length of at least {template + 16} (the course uses 1024)")
+    return template
+
+
+def make_trainer(profile: Profile, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 train_dataset: Dataset, eval_dataset: Dataset | None = None,
+                 hw: Hardware | None = None, **overrides: Any) -> SFTTrainer:
+    """An ``SFTTrainer`` for the profile: the *base* model and the LoRA config go in once.
+
+    The 2024 code wrapped the model with ``get_peft_model`` *and* passed ``peft_config``; today
+    that raises ``ValueError``. For 8-bit/4-bit weights the model is first prepared with
+    ``prepare_model_for_kbit_training`` (``prepare_model_for_int8_training`` was removed).
+    """
+    from peft import PeftModel
+    from trl import SFTTrainer
+
+    if isinstance(model, PeftModel):
+        raise ConfigError("the model already has LoRA adapters (get_peft_model was called)",
+                          "pass the base model: make_trainer adds the adapters from the profile")
+    check_max_length(profile, tokenizer)
+    hw = detect_hardware() if hw is None else hw
+    if profile.precision in ("nf4", "int8"):
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=profile.gradient_checkpointing)
+    args = sft_config(profile, hw, eval=eval_dataset is not None, **overrides)
+    return SFTTrainer(model=model, args=args, train_dataset=train_dataset,
+                      eval_dataset=eval_dataset, processing_class=tokenizer,
+                      peft_config=lora_config(profile, model))
+
+
+def loss_history(trainer: Any) -> list[dict[str, float]]:
+    """The logged training and eval losses, one dict per log line with a ``step`` key."""
+    rows = []
+    for entry in trainer.state.log_history:
+        row = {k: entry[k] for k in ("loss", "eval_loss") if k in entry}
+        if row:
+            rows.append({"step": entry["step"], **row})
+    return rows
+
+
+def loss_drop(history: list[dict[str, float]]) -> float:
+    """Share by which the training loss fell from the first to the last logged value."""
+    losses = [r["loss"] for r in history if "loss" in r]
+    if len(losses) < 2:
+        raise ConfigError("fewer than two losses were logged",
+                          "train for more steps or lower logging_steps")
+    return 1 - losses[-1] / losses[0]
+
+
+def tokens_per_second(trainer: Any) -> float:
+    """Training tokens (padding excluded) per second of the last ``train()`` call."""
+    logs = trainer.state.log_history
+    tokens = max((e["num_tokens"] for e in logs if "num_tokens" in e), default=0.0)
+    runtime = next((e["train_runtime"] for e in reversed(logs) if "train_runtime" in e), None)
+    return float(tokens) / runtime if runtime else 0.0
+
+
+def save_adapter(trainer: Any, path: Path) -> Path:
+    """Save the LoRA adapter (and tokenizer) to ``path``, atomically."""
+    with atomic_dir(Path(path)) as tmp:
+        trainer.model.save_pretrained(tmp)
+        trainer.processing_class.save_pretrained(tmp)
+    return Path(path)
