@@ -55,6 +55,9 @@ def _resolve_source(source: str) -> tuple[str, dict[str, Any]]:
                 f"the data file {path} does not exist",
                 "check the path in COURSE_DATA, or unset it to use the profile's data",
             )
+        if path.stat().st_size == 0:
+            raise DataError(f"the data file {path} is empty",
+                            "write Alpaca rows (instruction, input, output) into it, or use 'sample'")
         if suffix not in LOCAL_FORMATS:
             raise DataError(
                 f"cannot read {path.name}: unknown file type '{suffix}'",

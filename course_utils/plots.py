@@ -50,3 +50,24 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) ->
     if path is not None:
         atomic_savefig(fig, path)
     return fig
+
+
+def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None) -> Any:
+    """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1."""
+    import matplotlib.pyplot as plt
+
+    names = list(scores)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.38
+    for offset, label, idx, color in ((-width / 2, "base", 0, "tab:gray"),
+                                      (width / 2, "fine-tuned", 1, "tab:blue")):
+        values = [scores[n][idx] for n in names]
+        bars = ax.bar([i + offset for i in range(len(names))], values, width, label=label, color=color)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
+    ax.set_xticks(range(len(names)), names)
+    ax.set(ylim=(0, 1.1), ylabel="share of held-out prompts", title="Before vs after fine-tuning")
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return fig

@@ -8,7 +8,8 @@ notebook checks "am I in CI?" itself. The choice, in order:
    >= 8.0) and >= 40 GiB -> ``gpu``; any other GPU -> ``colab``.
 
 ``COURSE_MODEL`` and ``COURSE_DATA`` override the profile's model and data;
-``COURSE_OUTPUT_DIR`` moves the output folder (default ``outputs/``).
+``COURSE_OUTPUT_DIR`` moves the output folder (default ``outputs/``); ``COURSE_MAX_STEPS`` caps
+the training steps (a quick trial run).
 """
 
 from __future__ import annotations
@@ -184,6 +185,12 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
         fields["model"] = env["COURSE_MODEL"]
     if env.get("COURSE_DATA"):
         fields["data"] = env["COURSE_DATA"]
+    if env.get("COURSE_MAX_STEPS"):
+        try:
+            fields["max_steps"] = int(env["COURSE_MAX_STEPS"])
+        except ValueError:
+            raise ProfileError(f"COURSE_MAX_STEPS={env['COURSE_MAX_STEPS']!r} is not a whole number",
+                               "set it to a step count such as 10, or unset it") from None
     out = Path(env.get("COURSE_OUTPUT_DIR") or _repo_root() / "outputs")
     return Profile(name=name, reason=reason, output_dir=out, **fields)
 

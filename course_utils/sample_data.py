@@ -239,6 +239,13 @@ def write_sample(path: Path) -> Path:
     return path
 
 
+def held_out_questions() -> tuple[list[str], list[str]]:
+    """Capital questions the fine-tuning never showed, and the capital each answer must name
+    (notebook 07's before/after score)."""
+    questions = [CAPITAL_INSTRUCTION.format(country=c) for c, _ in HELD_OUT_CAPITALS]
+    return questions, [k for _, k in HELD_OUT_CAPITALS]
+
+
 if __name__ == "__main__":
     out = write_sample(Path(__file__).parent / "assets" / "alpaca_sample.jsonl")
     print(f"wrote {out}")

@@ -177,3 +177,34 @@ def save_adapter(trainer: Any, path: Path) -> Path:
         trainer.model.save_pretrained(tmp)
         trainer.processing_class.save_pretrained(tmp)
     return Path(path)
+
+
+def packing_is_isolated(model: Any, tokenizer: PreTrainedTokenizerBase, first: str, second: str) -> bool:
+    """Does a packed row keep examples apart? Runs ``second`` alone and packed after ``first``
+    (position ids restarting at 0, no attention mask and no KV cache, as trl's padding-free
+    training sends it) and compares the logits of ``second``. transformers turns restarting position ids into a
+    block-diagonal mask for sdpa/eager attention, and flash-attention uses them as boundaries."""
+    import torch
+
+    a = tokenizer(first, add_special_tokens=False)["input_ids"]
+    b = tokenizer(second, add_special_tokens=False)["input_ids"]
+    device = model.device
+    ids = torch.tensor([a + b], device=device)
+    positions = torch.tensor([list(range(len(a))) + list(range(len(b)))], device=device)
+    with torch.no_grad():
+        packed = model(input_ids=ids, position_ids=positions, use_cache=False).logits[0, len(a):].float()
+        alone = model(input_ids=torch.tensor([b], device=device)).logits[0].float()
+    tolerance = 1e-4 if model.dtype == torch.float32 else 5e-2
+    return bool(((packed - alone).abs().max() <= tolerance * max(1.0, alone.abs().max())).item())
+
+
+def describe_packed_row(trainer: Any, index: int = 0) -> dict[str, int]:
+    """What one packed training row holds: examples, tokens, tokens that carry loss, EOS tokens."""
+    row = trainer.train_dataset[index]
+    labels = row.get("labels", row["input_ids"])  # no labels column: every token is trained
+    return {
+        "examples": len(row.get("seq_lengths", [0])),
+        "tokens": len(row["input_ids"]),
+        "trained_tokens": sum(x != -100 for x in labels),
+        "eos_tokens": row["input_ids"].count(trainer.processing_class.eos_token_id),
+    }

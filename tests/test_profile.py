@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from course_utils.errors import ProfileError
+from course_utils.profile import TINY_MODEL_DIR, XGEN_ID, Hardware, get_profile
+
+CPU = Hardware(cuda=False)
+T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))
+A10 = Hardware(True, "NVIDIA A10G", 22.0, (8, 6))
+H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
+
+
+@pytest.mark.parametrize("hw, expected", [(CPU, "smoke"), (T4, "colab"), (A10, "colab"), (H100, "gpu")])
+def test_default_follows_hardware(hw, expected):
+    assert get_profile(hardware=hw, env={}).name == expected
+
+
+def test_env_beats_hardware():
+    assert get_profile(hardware=H100, env={"COURSE_PROFILE": "seed"}).name == "seed"
+    assert get_profile(hardware=H100, env={"COURSE_PROFILE": " Colab "}).name == "colab"
+
+
+def test_unknown_profile():
+    with pytest.raises(ProfileError, match="unknown profile 'fast'") as err:
+        get_profile(hardware=CPU, env={"COURSE_PROFILE": "fast"})
+    assert "smoke, colab, gpu, seed" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["gpu", "colab", "seed"])
+def test_gpu_profiles_need_cuda(name):
+    with pytest.raises(ProfileError, match="needs a CUDA GPU"):
+        get_profile(hardware=CPU, env={"COURSE_PROFILE": name})
+
+
+def test_smoke_is_offline_tiny():
+    p = get_profile(hardware=CPU, env={})
+    assert Path(p.model) == TINY_MODEL_DIR and p.data == "sample" and p.precision == "fp32"
+    assert p.uses_tiny_model and p.expected_loss_drop == 0.5
+
+
+def test_real_profiles_keep_the_source_recipe():
+    for name in ("colab", "gpu", "seed"):
+        p = get_profile(name, hardware=H100, env={})
+        assert p.model == XGEN_ID and p.data == "tatsu-lab/alpaca"
+        assert (p.learning_rate, p.warmup, p.max_length, p.epochs) == (2e-4, 0.1, 1024, 1.0)
+        assert (p.lora_r, p.lora_alpha, p.lora_dropout) == (16, 32, 0.05)
+    assert get_profile("colab", hardware=T4, env={}).precision == "nf4"
+    assert get_profile("seed", hardware=T4, env={}).precision == "int8"
+    assert get_profile("gpu", hardware=H100, env={}).precision == "bf16"
+
+
+def test_overrides(tmp_path):
+    env = {"COURSE_MODEL": "/models/x", "COURSE_DATA": "data.jsonl", "COURSE_OUTPUT_DIR": str(tmp_path)}
+    p = get_profile(hardware=CPU, env=env)
+    assert (p.model, p.data, p.output_dir) == ("/models/x", "data.jsonl", tmp_path)
+    assert not p.uses_tiny_model and p.expected_loss_drop == 0.0
+    assert p.adapter_dir == tmp_path / "adapter"
+
+
+def test_max_steps_override():
+    assert get_profile(hardware=CPU, env={"COURSE_MAX_STEPS": "7"}).max_steps == 7
+    with pytest.raises(ProfileError, match="not a whole number"):
+        get_profile(hardware=CPU, env={"COURSE_MAX_STEPS": "many"})

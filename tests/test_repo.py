@@ -1,0 +1,64 @@
+"""Repository hygiene: clean notebooks, no secrets, pins that agree everywhere."""
+
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+EXPECTED = ["01_install", "02_data_exploration", "03_length_histogram", "04_model_loading",
+            "05_lora_config", "06_training", "07_inference"]
+SECRET = re.compile(r"(hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})")
+
+
+def test_the_seven_notebooks_exist():
+    assert [p.stem for p in NOTEBOOKS][:7] == EXPECTED
+
+
+def test_notebooks_are_stored_without_outputs():
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, path.name
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path.name
+
+
+def test_no_secrets_in_tracked_text():
+    for path in [*NOTEBOOKS, *REPO.glob("course_utils/*.py"), REPO / "README.md"]:
+        assert not SECRET.search(path.read_text()), path
+
+
+def _pins(lines):
+    out = {}
+    for line in lines:
+        m = re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==([^\s#;]+)", line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_pins_agree_everywhere():
+    requirements = _pins((REPO / "requirements.txt").read_text().splitlines())
+    environment = _pins((REPO / "environment.yml").read_text().splitlines())
+    constraints = _pins((REPO / "constraints.txt").read_text().splitlines())
+    pyproject = _pins(l.strip().strip('",') for l in (REPO / "pyproject.toml").read_text().splitlines())
+    assert environment.pop("torch") == constraints["torch"]
+    assert set(environment) == set(requirements) and environment == requirements
+    assert "torch" not in requirements and "torch" not in pyproject  # never reinstall Colab's torch
+    for name, version in pyproject.items():
+        assert requirements[name] == version, name
+
+
+def test_network_is_blocked_in_smoke_runs():
+    """make test sets COURSE_BLOCK_NETWORK=1 and loads tests/netguard into every process,
+    notebook kernels included: any non-loopback connection fails loudly."""
+    import os
+    import socket
+
+    import pytest
+
+    if os.environ.get("COURSE_BLOCK_NETWORK") != "1":
+        pytest.skip("only under make test")
+    with pytest.raises(OSError, match="blocked in smoke runs"):
+        socket.create_connection(("203.0.113.1", 443), timeout=1)

@@ -1,0 +1,68 @@
+import pytest
+
+from course_utils.data import load_alpaca, to_prompt_completion
+from course_utils.errors import ConfigError
+from course_utils.models import load_model, load_tokenizer
+from course_utils.profile import Hardware, get_profile
+from course_utils.training import (check_max_length, describe_packed_row, lora_config,
+                                   lora_target_modules, make_trainer, packing_is_isolated, sft_config)
+
+CPU = Hardware(cuda=False)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    p = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(out)})
+    return p, load_tokenizer(p.model)
+
+
+def test_lora_targets_found_from_the_model(smoke, gpt2_dir, neox_dir):
+    p, _ = smoke
+    assert lora_target_modules(load_model(p, CPU), "attention") == ["q_proj", "v_proj"]
+    gpt2 = load_model(p.replace(model=str(gpt2_dir)), CPU)
+    neox = load_model(p.replace(model=str(neox_dir)), CPU)
+    assert lora_target_modules(gpt2, "attention") == ["c_attn"]
+    assert lora_target_modules(neox, "attention") == ["query_key_value"]
+    cfg = lora_config(p, gpt2)
+    assert (cfg.r, cfg.lora_alpha, cfg.lora_dropout, cfg.task_type) == (16, 32, 0.05, "CAUSAL_LM")
+
+
+def test_sft_config_maps_the_source(smoke):
+    p, _ = smoke
+    args = sft_config(p.replace(name="x", learning_rate=2e-4, max_length=1024), CPU)
+    assert args.warmup_steps == 0.1 and args.lr_scheduler_type == "linear"
+    assert args.max_length == 1024 and args.packing and not args.bf16 and args.use_cpu
+
+
+def test_max_length_too_small(smoke):
+    p, tok = smoke
+    with pytest.raises(ConfigError, match="prompt template alone"):
+        check_max_length(p.replace(max_length=20), tok)
+
+
+def test_peft_model_is_refused(smoke):
+    from peft import get_peft_model
+
+    p, tok = smoke
+    model = load_model(p, CPU)
+    wrapped = get_peft_model(model, lora_config(p, model))
+    with pytest.raises(ConfigError, match="already has LoRA adapters"):
+        make_trainer(p, wrapped, tok, to_prompt_completion(load_alpaca("sample", limit=8)), hw=CPU)
+
+
+def test_completion_only_loss_and_eos(smoke):
+    p, tok = smoke
+    data = to_prompt_completion(load_alpaca("sample", limit=40))
+    trainer = make_trainer(p, load_model(p, CPU), tok, data, hw=CPU)
+    rows = [describe_packed_row(trainer, i) for i in range(len(trainer.train_dataset))]
+    assert sum(r["examples"] for r in rows) == 40
+    full = [r for r in rows if r["examples"] > 1]
+    assert full and all(r["eos_tokens"] == r["examples"] for r in full)
+    assert all(r["trained_tokens"] < r["tokens"] for r in rows)
+
+
+def test_packed_llama_examples_do_not_see_each_other(smoke):
+    p, tok = smoke
+    model = load_model(p, CPU)
+    assert packing_is_isolated(model, tok, "The capital of France is Paris.", "The capital of Peru is Lima.")
