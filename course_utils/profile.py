@@ -80,6 +80,7 @@ class Profile:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     max_new_tokens: int = 64
+    rebuild_missing: bool = False  # may a later notebook re-create a missing adapter itself?
     reason: str = ""
     output_dir: Path = Path("outputs")
 
@@ -141,7 +142,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(model=str(TINY_MODEL_DIR), data="sample", precision="fp32", max_length=256,
                   batch_size=8, max_steps=60, learning_rate=1e-2, logging_steps=5,
                   eval_steps=20, save_steps=20, eval_rows=24, gradient_checkpointing=False,
-                  lora_targets="all-linear", max_new_tokens=24),
+                  lora_targets="all-linear", max_new_tokens=24, rebuild_missing=True),
     # Free Colab T4 (15 GB, no bf16): 4-bit NF4 weights, fp16 compute, a subsample of Alpaca.
     "colab": dict(precision="nf4", data_limit=5000, gradient_checkpointing=True,
                   grad_accum=4, lora_targets="all-linear"),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .data import format_prompt
-from .errors import ConfigError
+from .errors import ConfigError, TrainingError
 from .files import atomic_dir
 from .profile import Hardware, Profile, detect_hardware
 
@@ -97,7 +97,7 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         packing=profile.packing,
         bf16=bf16,
         fp16=fp16,
-        gradient_checkpointing=profile.gradient_checkpointing,
+        activation_checkpointing=profile.gradient_checkpointing,  # was gradient_checkpointing
         use_cpu=not hw.cuda,
         report_to="none",
         seed=0,
@@ -142,6 +142,22 @@ def make_trainer(profile: Profile, model: PreTrainedModel, tokenizer: PreTrained
     return SFTTrainer(model=model, args=args, train_dataset=train_dataset,
                       eval_dataset=eval_dataset, processing_class=tokenizer,
                       peft_config=lora_config(profile, model))
+
+
+def train(trainer: Any, resume_from_checkpoint: str | None = None) -> Any:
+    """``trainer.train()``, with out-of-memory turned into a message that says what to lower."""
+    import torch
+
+    try:
+        return trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    except torch.OutOfMemoryError as exc:
+        args = trainer.args
+        raise TrainingError(
+            f"out of GPU memory at step {trainer.state.global_step} with batch size "
+            f"{args.per_device_train_batch_size} x max_length {args.max_length}",
+            "lower batch_size (raise grad_accum to keep tokens per step) or max_length, turn on "
+            "gradient checkpointing, or use the 4-bit 'colab' profile; then rerun (training resumes "
+            "from the last checkpoint)") from exc
 
 
 def loss_history(trainer: Any) -> list[dict[str, float]]:

@@ -1,0 +1,109 @@
+"""Fail loudly when trl, transformers or peft drop or deprecate a keyword the course passes.
+
+Each test records the keywords a course_utils function really passes (by swapping the library
+class for a recorder) and checks them against the installed library's signature, so a rename
+upstream names itself here instead of breaking a notebook cell.
+"""
+
+import dataclasses
+import inspect
+import warnings
+
+import pytest
+
+from course_utils.profile import Hardware, get_profile
+
+CPU = Hardware(cuda=False)
+T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))
+
+
+def _record(monkeypatch, module, name):
+    calls = []
+
+    def recorder(*args, **kwargs):
+        calls.append(kwargs)
+        return kwargs
+
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, recorder)
+    return real, calls
+
+
+def _accepted(target):
+    if dataclasses.is_dataclass(target):
+        return {f.name for f in dataclasses.fields(target)}
+    return set(inspect.signature(target).parameters)
+
+
+def _check(real, calls, what):
+    assert calls, f"{what} was not called"
+    unknown = set().union(*calls) - _accepted(real)
+    assert not unknown, f"{what} no longer accepts {sorted(unknown)}: update course_utils"
+
+
+def test_sft_config_keywords(monkeypatch):
+    import trl
+
+    from course_utils.training import sft_config
+
+    real, calls = _record(monkeypatch, trl, "SFTConfig")
+    sft_config(get_profile(hardware=CPU, env={}), CPU)
+    _check(real, calls, "trl.SFTConfig")
+
+
+def test_sft_config_has_no_deprecated_keywords():
+    from course_utils.training import sft_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        sft_config(get_profile(hardware=CPU, env={}), CPU)
+
+
+def test_lora_config_keywords(monkeypatch):
+    import peft
+
+    from course_utils.models import load_model
+    from course_utils.training import lora_config
+
+    profile = get_profile(hardware=CPU, env={})
+    model = load_model(profile, CPU)
+    real, calls = _record(monkeypatch, peft, "LoraConfig")
+    lora_config(profile, model)
+    _check(real, calls, "peft.LoraConfig")
+
+
+@pytest.mark.parametrize("name", ["colab", "seed"])
+def test_bitsandbytes_config_keywords(monkeypatch, name):
+    import transformers
+
+    from course_utils.models import quantization_config
+
+    real, calls = _record(monkeypatch, transformers, "BitsAndBytesConfig")
+    quantization_config(get_profile(name, hardware=T4, env={}), T4)
+    _check(real.__init__, calls, "transformers.BitsAndBytesConfig")
+
+
+def test_sft_trainer_keywords(monkeypatch):
+    import trl
+
+    from course_utils.data import load_alpaca, to_prompt_completion
+    from course_utils.models import load_model, load_tokenizer
+    from course_utils.training import make_trainer
+
+    profile = get_profile(hardware=CPU, env={})
+    model, tok = load_model(profile, CPU), load_tokenizer(profile.model)
+    real, calls = _record(monkeypatch, trl, "SFTTrainer")
+    make_trainer(profile, model, tok, to_prompt_completion(load_alpaca("sample", limit=4)), hw=CPU)
+    _check(real.__init__, calls, "trl.SFTTrainer")
+
+
+def test_other_library_calls():
+    from peft import PeftModel, prepare_model_for_kbit_training
+    from transformers import GenerationConfig, Trainer
+
+    assert "use_gradient_checkpointing" in _accepted(prepare_model_for_kbit_training)
+    assert {"model", "model_id"} <= _accepted(PeftModel.from_pretrained)
+    assert "resume_from_checkpoint" in _accepted(Trainer.train)
+    config = GenerationConfig(max_new_tokens=4, do_sample=False, eos_token_id=0, pad_token_id=0)
+    assert config.max_new_tokens == 4 and config.eos_token_id == 0
