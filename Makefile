@@ -2,6 +2,8 @@
 #   make setup    .venv/ with torch (pinned, installed first) + requirements + course_utils
 #   make course   execute the seven notebooks in order with the profile that fits this machine
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
+#   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
+#   make test-latest  the smoke series against the newest library releases, in .venv-latest/
 #   make lab      open JupyterLab on the notebooks
 #   make clean    remove outputs/ (VENV_CLEAN=1 removes .venv/ too)
 
@@ -18,7 +20,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath tests/netguard) \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
-.PHONY: setup course test lab clean
+.PHONY: setup course test test-latest bench lab clean
 
 setup: $(STAMP)
 
@@ -43,9 +45,27 @@ test: setup
 	$(TEST_ENV) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--durations=10 -q
 
+bench: setup
+	$(PY) bench/train_throughput.py $(BENCH_ARGS)
+
+# Staying current: the newest transformers/trl/peft/datasets/accelerate/bitsandbytes (torch stays
+# pinned: a newer torch would be a multi-GB CUDA download), then the notebooks under nbval.
+LATEST := .venv-latest
+test-latest:
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch
+	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --upgrade \
+		transformers trl peft datasets accelerate bitsandbytes tokenizers tiktoken pandas matplotlib \
+		ipykernel nbclient nbval pytest
+	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps -e .
+	$(LATEST)/bin/python -m pip list 2>/dev/null | grep -iE "^(transformers|trl|peft|datasets|accelerate|bitsandbytes) "
+	rm -rf $(OUTPUT)/test-latest
+	$(subst $(abspath $(TEST_OUTPUT)),$(abspath $(OUTPUT)/test-latest),$(TEST_ENV)) \
+		$(LATEST)/bin/python -m pytest notebooks tests/test_api_drift.py --nbval-lax --nbval-current-env -q
+
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(OUTPUT)
-	$(if $(VENV_CLEAN),rm -rf $(VENV))
+	$(if $(VENV_CLEAN),rm -rf $(VENV) $(LATEST))

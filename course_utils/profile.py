@@ -114,6 +114,15 @@ class Profile:
     def figures_dir(self) -> Path:
         return self.output_dir / "figures"
 
+    def scaled_down(self, steps: int = 3) -> Profile:
+        """The same recipe (precision, quantisation, LoRA targets, checkpointing) on the tiny model
+        and the sample, for a few steps: lets ``make test`` run the GPU profiles' code paths on a
+        CPU (bitsandbytes 4-bit and 8-bit work there) so they cannot rot unseen."""
+        return self.replace(model=str(TINY_MODEL_DIR), data="sample", max_length=256, batch_size=2,
+                            grad_accum=1, max_steps=steps, learning_rate=1e-3, logging_steps=1,
+                            eval_steps=steps, save_steps=steps, data_limit=64, eval_rows=8,
+                            max_new_tokens=16)
+
     def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
 

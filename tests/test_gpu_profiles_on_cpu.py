@@ -1,0 +1,28 @@
+"""The colab (4-bit NF4), seed (8-bit) and gpu profiles' code paths, scaled down to the tiny model
+on the CPU: quantised loading, k-bit preparation, LoRA targets and a few training steps."""
+
+import pytest
+
+from course_utils.models import load_model, load_tokenizer, parameter_count
+from course_utils.profile import Hardware, get_profile
+from course_utils.train import load_training_pairs
+from course_utils.training import loss_history, make_trainer, train
+
+CPU = Hardware(cuda=False)
+A_GPU = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
+
+
+@pytest.mark.parametrize("name, layer", [("colab", "Linear4bit"), ("seed", "Linear8bitLt"), ("gpu", "Linear")])
+def test_profile_trains_a_few_steps_on_cpu(name, layer, tmp_path):
+    profile = get_profile(name, hardware=A_GPU, env={"COURSE_OUTPUT_DIR": str(tmp_path)}).scaled_down()
+    if name == "gpu":  # bf16 needs a GPU with compute capability >= 8: keep its recipe in fp32 here
+        profile = profile.replace(precision="fp32")
+    model = load_model(profile, CPU)
+    assert type(model.model.layers[0].self_attn.q_proj).__name__ == layer
+    train_data, eval_data = load_training_pairs(profile)
+    trainer = make_trainer(profile, model, load_tokenizer(profile.model), train_data, eval_data, hw=CPU)
+    assert parameter_count(trainer.model, trainable_only=True) < parameter_count(trainer.model) / 2
+    train(trainer)
+    losses = [r["loss"] for r in loss_history(trainer) if "loss" in r]
+    assert trainer.state.global_step == 3 and len(losses) == 3
+    assert all(loss == loss and loss < 20 for loss in losses)  # finite
