@@ -62,3 +62,36 @@ def test_network_is_blocked_in_smoke_runs():
         pytest.skip("only under make test")
     with pytest.raises(OSError, match="blocked in smoke runs"):
         socket.create_connection(("203.0.113.1", 443), timeout=1)
+
+
+def _code(path: Path) -> str:
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text())["cells"]
+        return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return path.read_text()
+
+
+def test_no_remote_code_and_no_written_tokens():
+    """No call passes trust_remote_code=True or a literal token= (tokens come from the environment
+    or huggingface_hub.login(), never from a file)."""
+    import ast
+
+    for path in [*NOTEBOOKS, *REPO.glob("course_utils/*.py"), *REPO.glob("bench/*.py")]:
+        for node in ast.walk(ast.parse(_code(path))):
+            for kw in getattr(node, "keywords", []) if isinstance(node, ast.Call) else []:
+                literal = isinstance(kw.value, ast.Constant)
+                assert not (kw.arg == "trust_remote_code" and literal and kw.value.value), path
+                assert not (kw.arg in ("token", "use_auth_token") and literal and kw.value.value), path
+
+
+def test_install_notebook_keeps_colab_torch_and_the_pins():
+    nb = json.loads((REPO / "notebooks" / "01_install.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "pip" in code and "install" in code
+    assert "torch" not in re.findall(r'"install"[^\n]*', code)[0]  # never reinstalls torch
+    assert not re.search(r"[A-Za-z_\-]+==[0-9]", code)  # its pins come from pyproject.toml
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert "make test" in (REPO / "README.md").read_text()
