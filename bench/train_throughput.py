@@ -3,6 +3,7 @@
     python bench/train_throughput.py              # one GPU: random weights of XGen-7B's shape
     python bench/train_throughput.py --tiny       # CPU, seconds (make test runs it)
     python bench/train_throughput.py --profiles gpu,seed --steps 20 --set gpu:batch_size=8
+    python bench/train_throughput.py --profiles gpu --set gpu:torch_compile=True   # try a lever
 
 For each profile it builds a random-init LLaMA model of XGen-7B's shape (32 layers, hidden 4096,
 MLP 11008, 32 heads, vocab 51,200; nothing is downloaded), saves it once, loads it with
@@ -131,7 +132,9 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
         profile = profile.scaled_down().replace(max_length=256, batch_size=4)
         if name == "gpu":  # no bf16 on a CPU: same recipe in fp32
             profile = profile.replace(precision="fp32")
-    profile = profile.replace(model=str(model_dir), max_steps=warmup + steps, logging_steps=1, **changes)
+    fields = {k: v for k, v in changes.items() if k in type(profile).__dataclass_fields__}
+    trainer_args = {k: v for k, v in changes.items() if k not in fields}  # e.g. torch_compile=True
+    profile = profile.replace(model=str(model_dir), max_steps=warmup + steps, logging_steps=1, **fields)
 
     class Timer(TrainerCallback):
         def __init__(self):
@@ -158,7 +161,7 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
     model = load_model(profile, hw)
     trainer = make_trainer(profile, model, tokenizer, training_rows(repeat), None, hw,
                            save_strategy="no", include_num_input_tokens_seen="non_padding",
-                           disable_tqdm=True)
+                           disable_tqdm=True, **trainer_args)
     timer = Timer()
     trainer.add_callback(timer)
     train(trainer)
@@ -212,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps (default 10; tiny 3)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed first steps (default 3; tiny 1)")
     parser.add_argument("--set", action="append", default=[], metavar="PROFILE:FIELD=VALUE",
-                        help="change a profile field for this run, e.g. gpu:batch_size=8")
+                        help="change a profile field (gpu:batch_size=8) or pass an SFTConfig "
+                             "argument (gpu:torch_compile=True) for this run")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "course-bench")
     args = parser.parse_args(argv)
 
