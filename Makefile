@@ -42,7 +42,7 @@ course: setup
 
 test: setup
 	rm -rf $(TEST_OUTPUT)
-	$(TEST_ENV) $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	$(TEST_ENV) $(PY) -m pytest tests notebooks solutions --nbval-lax --nbval-current-env \
 		--durations=10 -q
 
 bench: setup

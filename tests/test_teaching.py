@@ -1,0 +1,327 @@
+"""The teaching structure of the notebooks, their exercises and solutions, and the exercise
+checkers of ``course_utils.exercises`` (right, wrong and unanswered answers).
+
+Nothing here executes a notebook (``make test`` runs them under nbval); the checker tests use the
+shipped tiny model and tokenizer, and a stand-in trainer, so the whole file takes seconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import pytest
+
+from course_utils import exercises
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE = sorted((REPO / "notebooks").glob("0*.ipynb"))
+WITH_EXERCISES = [p for p in COURSE if p.name[:2] in ("02", "03", "04", "05", "06", "07")]
+CHECKERS = sorted(name for name, f in inspect.getmembers(exercises, inspect.isfunction)
+                  if name.startswith("check_") and f.__module__ == exercises.__name__)
+CALL = re.compile(r"\b(check_\w+)\s*\(")
+
+
+def _cells(path: Path) -> list[tuple[str, str]]:
+    nb = json.loads(path.read_text())
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+            for c in nb["cells"]]
+
+
+def _called(source: str) -> set[str]:
+    return set(CALL.findall(source)) & set(CHECKERS)
+
+
+def _solutions(path: Path) -> Path:
+    return REPO / "solutions" / f"{path.name[:2]}_solutions.ipynb"
+
+
+# --- every notebook: the blocks a learner relies on ---------------------------------------------
+
+def test_the_course_has_seven_notebooks():
+    assert len(COURSE) == 7 and len(WITH_EXERCISES) == 6
+
+
+@pytest.mark.parametrize("path", COURSE, ids=[p.stem for p in COURSE])
+def test_notebook_has_the_teaching_blocks(path):
+    cells = _cells(path)
+    markdown = "\n".join(src for kind, src in cells if kind == "markdown")
+    assert cells[0][0] == "markdown" and cells[0][1].startswith("# "), "the first cell is the title"
+    assert "What you will learn" in markdown
+    assert "**Time:**" in markdown and "**Hardware:**" in markdown
+    assert re.search(r"^## Recap", markdown, flags=re.M), "a Recap section"
+    assert "What's next" in markdown
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
+def test_notebook_has_exercises_before_the_recap(path):
+    cells = _cells(path)
+    start = next(i for i, (k, s) in enumerate(cells) if k == "markdown" and s.startswith("## Exercises"))
+    recap = next(i for i, (k, s) in enumerate(cells) if k == "markdown" and s.startswith("## Recap"))
+    exercise_cells = [i for i, (k, s) in enumerate(cells) if k == "code" and _called(s)]
+    assert len(exercise_cells) >= 2, "at least two exercises"
+    assert all(start < i < recap for i in exercise_cells), "exercises sit in their section, before the Recap"
+    for i in exercise_cells:
+        source = cells[i][1]
+        assert "from course_utils.exercises import" in source or any(
+            "from course_utils.exercises import" in s for _, s in cells[start:i]), "checkers come from course_utils.exercises"
+        assert re.search(r"^answer = None\b", source, flags=re.M), "shipped unanswered, for the learner to fill"
+    assert f"solutions/{path.name[:2]}_solutions.ipynb" in cells[start][1], "the section links its solutions"
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
+def test_solutions_call_and_assert_every_checker(path):
+    solutions = _solutions(path)
+    assert solutions.is_file(), f"{solutions.relative_to(REPO)} is missing"
+    used = set().union(*(_called(s) for k, s in _cells(path) if k == "code"))
+    code = "\n".join(s for k, s in _cells(solutions) if k == "code")
+    asserted = set(re.findall(r"^assert (check_\w+)\(", code, flags=re.M))
+    assert used <= asserted, f"solutions must assert every checker of the notebook: missing {used - asserted}"
+    nb = json.loads(solutions.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell["outputs"] and cell["execution_count"] is None, "stored without outputs"
+
+
+def test_every_checker_is_used_and_names_its_notebook():
+    used = set().union(*(_called(s) for p in WITH_EXERCISES for k, s in _cells(p) if k == "code"))
+    assert used == set(CHECKERS), f"checkers no notebook uses: {set(CHECKERS) - used}"
+    for name in CHECKERS:
+        doc = getattr(exercises, name).__doc__ or ""
+        number = re.search(r"Notebook (0[2-7])", doc)
+        assert number, f"{name}'s docstring names the notebook that uses it"
+        notebook = next(p for p in WITH_EXERCISES if p.name.startswith(number.group(1)))
+        assert any(name in _called(s) for _, s in _cells(notebook)), f"{name} is not used in {notebook.name}"
+
+
+# --- the checkers: right, wrong, unanswered ------------------------------------------------------
+
+class Objects:
+    """The course objects the checkers need, built once and only when a test asks."""
+
+    @cached_property
+    def tokenizer(self):
+        from course_utils.models import load_tokenizer
+        from course_utils.profile import TINY_MODEL_DIR
+
+        return load_tokenizer(str(TINY_MODEL_DIR))
+
+    @cached_property
+    def model(self):
+        from course_utils import get_profile
+        from course_utils.models import load_model
+
+        return load_model(get_profile("smoke", env={}))
+
+    def trainer(self, rows: int = 45, max_steps: int = -1, epochs: float = 2) -> Any:
+        """A stand-in trainer: real ``TrainingArguments`` (batch 4, accumulation 2, warm-up 0.1)
+        and a packed-looking dataset; the checkers only read ``args`` and ``train_dataset``."""
+        from transformers import TrainingArguments
+
+        args = TrainingArguments(output_dir="unused", per_device_train_batch_size=4,
+                                 gradient_accumulation_steps=2, warmup_steps=0.1, max_steps=max_steps,
+                                 num_train_epochs=epochs, use_cpu=True, report_to="none")
+        data = [{"input_ids": [1, 2, 3, 4], "labels": [-100, -100, 3, 4]},
+                {"input_ids": [1, 2, 3, 4, 5, 6], "labels": [-100, 2, 3, 4, 5, -100]}]
+        return SimpleNamespace(args=args, train_dataset=[data[i % 2] for i in range(rows)])
+
+
+@pytest.fixture(scope="module")
+def objects() -> Objects:
+    return Objects()
+
+
+@dataclass
+class Case:
+    right: Any
+    wrong: Any
+    hint: str  # words the hint for `wrong` must contain
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def _lengths(tokenizer, texts):
+    return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts]
+
+
+TEXTS = ["Hi.", "The capital of France is Paris.", "One two three four five six seven eight nine ten.",
+         "A much longer text, " * 12]
+
+
+def _prompt_case(o: Objects) -> Case:
+    from course_utils.data import PROMPT_NO_INPUT, PROMPT_WITH_INPUT
+
+    row = {"instruction": "Classify the animal.", "input": "penguin", "output": "A bird."}
+    return Case(PROMPT_WITH_INPUT.format(instruction=row["instruction"], input=row["input"]),
+                PROMPT_NO_INPUT.format(instruction=row["instruction"]), "'### Input:'", (row,))
+
+
+def _common_case(o: Objects) -> Case:
+    data = {"instruction": ["Add.", "Sort.", "Add.", "Add.", "Sort."]}
+    return Case(("Add.", 3), ("Sort.", 2), "appears more often", (data,))
+
+
+def _share_case(o: Objects) -> Case:
+    lengths = _lengths(o.tokenizer, TEXTS)
+    limit = sorted(lengths)[1]
+    right = sum(n > limit for n in lengths) / len(lengths)
+    return Case(right, right * 100, "percentage", (TEXTS, o.tokenizer, limit))
+
+
+def _smallest_case(o: Objects) -> Case:
+    lengths = sorted(_lengths(o.tokenizer, TEXTS))
+    return Case(lengths[1], lengths[1] - 1, "raise it", (TEXTS, o.tokenizer), {"keep": 0.5})
+
+
+def _bytes_case(o: Objects) -> Case:
+    n = sum(p.numel() for p in o.model.parameters())
+    return Case((2 * n, n / 2), (4 * n, n / 2), "float32", (o.model,))
+
+
+def _ids_case(o: Objects) -> Case:
+    text = "The capital of Peru is Lima."
+    ids = o.tokenizer(text, add_special_tokens=False)["input_ids"]
+    return Case(ids + [o.tokenizer.eos_token_id], ids, "appends the EOS", (o.tokenizer, text))
+
+
+def _lora_case(o: Objects) -> Case:
+    layers = [m for name, m in o.model.named_modules() if name.endswith(("q_proj", "v_proj"))]
+    count = sum(8 * (m.in_features + m.out_features) for m in layers)
+    return Case(count, 2 * count, "r=16", (o.model,), {"r": 8, "targets": "attention"})
+
+
+def _lora_config(r: int = 16, alpha: int = 32):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, task_type="CAUSAL_LM")
+
+
+def _score_answers():
+    from course_utils.inference import Answer
+
+    answers = [Answer("The capital is Lima.", True, 5), Answer("lima", True, 2),
+               Answer("Lima. ### Instruction:", False, 24), Answer("Quito.", True, 3)]
+    return answers, ["Lima"] * 4
+
+
+def _generation_case(o: Objects) -> Case:
+    from course_utils.data import format_prompt
+    from course_utils.inference import generate
+
+    instruction, word = "Give the opposite of the word.", "hot"
+    right = generate(o.model, o.tokenizer, [format_prompt(instruction, word)], 24)[0]
+    assert right.stopped_at_eos, "the tiny base model answers this task and stops"
+    wrong = generate(o.model, o.tokenizer, [format_prompt(instruction)], 24)[0]
+    return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": 24})
+
+
+CASES: dict[str, Callable[[Objects], Case]] = {
+    "check_prompt": _prompt_case,
+    "check_most_common_instruction": _common_case,
+    "check_share_over": _share_case,
+    "check_smallest_max_length": _smallest_case,
+    "check_weight_bytes": _bytes_case,
+    "check_completion_ids": _ids_case,
+    "check_lora_trainable": _lora_case,
+    "check_lora_scale": lambda o: Case(2.0, 0.5, "inverse", (_lora_config(),)),
+    "check_alpha_for_rank": lambda o: Case(16, 32, "keeping alpha=32", (_lora_config(),), {"new_r": 8}),
+    # 45 rows, 4 x 2 rows per step: 12 batches, 6 steps per epoch; 2 epochs: 12 steps, warm-up ceil(1.2)
+    "check_steps_per_epoch": lambda o: Case(6, 5, "round up", (o.trainer(),)),
+    "check_loss_share": lambda o: Case(0.6, 0.4, "without", (o.trainer(rows=2),)),
+    "check_warmup_steps": lambda o: Case(2, 1, "rounds", (o.trainer(),)),
+    "check_score": lambda o: Case(0.5, 0.75, "max_new_tokens", _score_answers()),
+    "check_generation": _generation_case,
+}
+
+
+def test_every_checker_has_unit_tests():
+    assert set(CASES) == set(CHECKERS)
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_says_right(name, objects, capsys):
+    case = CASES[name](objects)
+    assert getattr(exercises, name)(case.right, *case.args, **case.kwargs) is True
+    assert capsys.readouterr().out.startswith("✓ right: ")
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_says_wrong_with_a_hint(name, objects, capsys):
+    case = CASES[name](objects)
+    assert getattr(exercises, name)(case.wrong, *case.args, **case.kwargs) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗ not yet: ") and "Hint: " in out
+    assert case.hint in out.split("Hint: ", 1)[1], out
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_waits_for_an_answer(name, objects, capsys):
+    case = CASES[name](objects)
+    for empty in (None, ...):
+        assert getattr(exercises, name)(empty, *case.args, **case.kwargs) is False
+        assert capsys.readouterr().out.startswith("not answered yet — ")
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_never_raises_on_an_odd_answer(name, objects, capsys):
+    case = CASES[name](objects)
+    for odd in (object(), "text", float("nan"), [None, 1]):
+        assert getattr(exercises, name)(odd, *case.args, **case.kwargs) is False
+    assert "Traceback" not in capsys.readouterr().out
+
+
+def test_unanswered_pair_is_not_answered(objects, capsys):
+    assert exercises.check_weight_bytes((None, None), objects.model) is False
+    assert capsys.readouterr().out.startswith("not answered yet")
+
+
+@pytest.mark.parametrize("targets", ["attention", "all-linear"])
+def test_lora_count_agrees_with_peft(objects, targets, capsys):
+    """The checker's arithmetic is peft's count, on a plain model and on one peft already wrapped
+    (notebook 05 calls get_peft_model before its exercises)."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    from course_utils.models import parameter_count
+    from course_utils.training import lora_target_modules
+
+    model = copy.deepcopy(objects.model)
+    peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=lora_target_modules(model, targets)))
+    expected = parameter_count(peft_model, trainable_only=True)
+    assert exercises.check_lora_trainable(expected, objects.model, r=8, targets=targets)
+    already_wrapped = copy.deepcopy(objects.model)
+    get_peft_model(already_wrapped, LoraConfig(r=16, target_modules="all-linear"))
+    assert exercises.check_lora_trainable(expected, already_wrapped, r=8, targets=targets)
+
+
+def test_steps_and_warmup_follow_max_steps(objects, capsys):
+    trainer = objects.trainer(max_steps=30)
+    assert exercises.check_warmup_steps(3, trainer)  # ceil(0.1 * 30)
+    assert not exercises.check_warmup_steps(2, trainer)  # the epochs' count: a hint about max_steps
+    assert "max_steps=30" in capsys.readouterr().out
+    assert exercises.check_steps_per_epoch(math.ceil(45 / 8), trainer)
+
+
+def test_lora_count_agrees_with_peft_on_gpt2(gpt2_dir, capsys):
+    """GPT-2 keeps its weights in Conv1D layers (shape in x out): the count still matches peft."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.models import parameter_count
+    from course_utils.training import lora_target_modules
+
+    for targets in ("attention", "all-linear"):
+        model = AutoModelForCausalLM.from_pretrained(gpt2_dir)
+        names = lora_target_modules(model, targets)
+        expected = parameter_count(get_peft_model(AutoModelForCausalLM.from_pretrained(gpt2_dir),
+                                                  LoraConfig(r=4, target_modules=names)), trainable_only=True)
+        assert exercises.check_lora_trainable(expected, model, r=4, targets=targets), capsys.readouterr().out
