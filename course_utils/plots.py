@@ -65,8 +65,24 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
         bars = ax.bar([i + offset for i in range(len(names))], values, width, label=label, color=color)
         ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
     ax.set_xticks(range(len(names)), names)
-    ax.set(ylim=(0, 1.1), ylabel="share of held-out prompts", title="Before vs after fine-tuning")
+    ax.set(ylim=(0, 1.3), ylabel="share of held-out prompts", title="Before vs after fine-tuning")
     ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return fig
+
+
+def trainable_share(trainable: int, total: int, path: Path | None = None) -> Any:
+    """One bar split into trained (LoRA) and frozen parameters (notebook 05)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 2.2))
+    share = trainable / total
+    ax.barh([0], [share], color="tab:orange", label=f"trained by LoRA: {trainable:,} ({share:.2%})")
+    ax.barh([0], [1 - share], left=[share], color="tab:gray", label=f"frozen: {total - trainable:,}")
+    ax.set(xlim=(0, 1), yticks=[], xlabel="share of the model's parameters")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=2, frameon=False)
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)
