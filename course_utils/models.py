@@ -44,7 +44,7 @@ def torch_dtype(profile: Profile, hw: Hardware | None = None) -> torch.dtype:
 
 def quantization_config(profile: Profile, hw: Hardware | None = None) -> Any | None:
     """``BitsAndBytesConfig`` for the 4-bit (``nf4``) and 8-bit (``int8``) profiles, else None."""
-    if profile.precision not in ("nf4", "int8"):
+    if not profile.quantized:
         return None
     from transformers import BitsAndBytesConfig
 

@@ -93,6 +93,11 @@ class Profile:
             return False
 
     @property
+    def quantized(self) -> bool:
+        """Weights stored in 4 or 8 bits (bitsandbytes)."""
+        return self.precision in ("nf4", "int8")
+
+    @property
     def expected_loss_drop(self) -> float:
         """Share by which the logged loss must fall in notebook 06's check. The tiny model is
         built to learn fast (>= 50 %); other models are only asked to improve at all."""

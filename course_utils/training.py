@@ -133,7 +133,7 @@ def make_trainer(profile: Profile, model: PreTrainedModel, tokenizer: PreTrained
                           "pass the base model: make_trainer adds the adapters from the profile")
     check_max_length(profile, tokenizer)
     hw = detect_hardware() if hw is None else hw
-    if profile.precision in ("nf4", "int8"):
+    if profile.quantized:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(

@@ -26,3 +26,22 @@ def test_profile_trains_a_few_steps_on_cpu(name, layer, tmp_path):
     losses = [r["loss"] for r in loss_history(trainer) if "loss" in r]
     assert trainer.state.global_step == 3 and len(losses) == 3
     assert all(loss == loss and loss < 20 for loss in losses)  # finite
+
+
+def test_colab_adapter_merges_into_4bit_weights(tmp_path):
+    """Notebook 07's merge on a 4-bit base: peft re-quantizes, the merged model stays 4-bit."""
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.inference import ask, load_with_adapter, merge_and_save
+    from course_utils.training import save_adapter
+
+    profile = get_profile("colab", hardware=A_GPU, env={"COURSE_OUTPUT_DIR": str(tmp_path)}).scaled_down(steps=2)
+    tokenizer = load_tokenizer(profile.model)
+    train_data, _ = load_training_pairs(profile)
+    trainer = make_trainer(profile, load_model(profile, CPU), tokenizer, train_data, hw=CPU)
+    train(trainer)
+    save_adapter(trainer, profile.adapter_dir)
+    model = load_with_adapter(load_model(profile, CPU), profile.adapter_dir)
+    merged = AutoModelForCausalLM.from_pretrained(merge_and_save(model, tokenizer, profile.merged_dir))
+    assert type(merged.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+    assert ask(merged, tokenizer, ["What is the capital of Peru?"], max_new_tokens=8)[0].new_tokens > 0
