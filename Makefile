@@ -17,7 +17,7 @@ TEST_OUTPUT := $(OUTPUT)/test
 # the test environment: smoke profile, no network to any hub, no progress bars in nbval diffs
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TQDM_DISABLE=1 \
-	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath tests/netguard) \
+	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath .):$(abspath tests/netguard) \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
 .PHONY: setup course test test-latest bench lab clean

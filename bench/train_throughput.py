@@ -8,7 +8,7 @@
 For each profile it builds a random-init LLaMA model of XGen-7B's shape (32 layers, hidden 4096,
 MLP 11008, 32 heads, vocab 51,200; nothing is downloaded), saves it once, loads it with
 ``course_utils.models.load_model`` (so the 4-bit and 8-bit profiles quantise it as they would
-XGen-7B), builds the trainer with ``course_utils.training.make_trainer`` and times optimizer steps
+XGen-7B), builds the trainer with ``course_utils.recipe.make_trainer`` and times optimizer steps
 after a warm-up. It prints one table: tokens/s, model TFLOP/s, share of a matrix-multiply peak
 measured in the same run, peak GPU memory and the ratio to the ``seed`` profile.
 
@@ -123,7 +123,7 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
 
     from course_utils.models import load_model, load_tokenizer
     from course_utils.profile import TINY_MODEL_DIR, Hardware, get_profile
-    from course_utils.training import make_trainer, train
+    from course_utils.recipe import make_trainer, train
 
     # --tiny asks for the GPU profiles as if a GPU were there, then runs them on the CPU
     chooser = hw if hw.cuda else Hardware(True, "CPU stand-in", 80.0, (9, 0))

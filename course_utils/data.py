@@ -14,6 +14,8 @@ from .errors import DataError
 if TYPE_CHECKING:  # datasets is imported lazily: it costs seconds per kernel
     from datasets import Dataset
 
+    from .profile import Profile
+
 ALPACA_HUB_ID = "tatsu-lab/alpaca"
 SAMPLE_PATH = Path(__file__).parent / "assets" / "alpaca_sample.jsonl"
 REQUIRED_COLUMNS = ("instruction", "output")
@@ -137,3 +139,11 @@ def percentile(lengths: Sequence[int], q: float) -> int:
     ordered = sorted(lengths)
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
     return ordered[index]
+
+
+def train_eval_split(profile: Profile) -> tuple[Dataset, Dataset]:
+    """Prompt/completion rows of the profile's data, split into (train, eval) the same way every time
+    (notebook 06, the script mirror, notebook 07's held-out evaluation)."""
+    pairs = to_prompt_completion(load_alpaca(profile.data, limit=profile.data_limit))
+    split = pairs.train_test_split(test_size=profile.eval_rows, seed=0)
+    return split["train"], split["test"]

@@ -44,7 +44,7 @@ def _check(real, calls, what):
 def test_sft_config_keywords(monkeypatch):
     import trl
 
-    from course_utils.training import sft_config
+    from course_utils.recipe import sft_config
 
     real, calls = _record(monkeypatch, trl, "SFTConfig")
     sft_config(get_profile(hardware=CPU, env={}), CPU)
@@ -52,7 +52,7 @@ def test_sft_config_keywords(monkeypatch):
 
 
 def test_sft_config_has_no_deprecated_keywords():
-    from course_utils.training import sft_config
+    from course_utils.recipe import sft_config
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
@@ -64,7 +64,7 @@ def test_lora_config_keywords(monkeypatch):
     import peft
 
     from course_utils.models import load_model
-    from course_utils.training import lora_config
+    from course_utils.recipe import lora_config
 
     profile = get_profile(hardware=CPU, env={})
     model = load_model(profile, CPU)
@@ -89,7 +89,7 @@ def test_sft_trainer_keywords(monkeypatch):
 
     from course_utils.data import load_alpaca, to_prompt_completion
     from course_utils.models import load_model, load_tokenizer
-    from course_utils.training import make_trainer
+    from course_utils.recipe import make_trainer
 
     profile = get_profile(hardware=CPU, env={})
     model, tok = load_model(profile, CPU), load_tokenizer(profile.model)

@@ -78,7 +78,7 @@ def test_data_missing_required_column(tmp_path):
 
 def test_max_length_too_small_for_the_template():
     from course_utils.models import load_tokenizer
-    from course_utils.training import check_max_length
+    from course_utils.recipe import check_max_length
 
     profile = get_profile(hardware=CPU, env={}).replace(max_length=32)
     with pytest.raises(ConfigError) as err:
@@ -130,7 +130,7 @@ def test_tokenizer_without_pad_reuses_eos():
 
 def test_adapter_missing_when_notebook_07_runs(tmp_path):
     from course_utils.inference import load_with_adapter
-    from course_utils.train import ensure_adapter
+    from course_utils.runs import ensure_adapter
 
     profile = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path)}).replace(rebuild_missing=False)
     with pytest.raises(MissingArtifactError) as err:
@@ -143,7 +143,7 @@ def test_adapter_missing_when_notebook_07_runs(tmp_path):
 def test_out_of_memory_names_the_settings_then_reraises(tmp_path):
     from transformers import TrainerCallback
 
-    from course_utils.train import run
+    from course_utils.runs import run
 
     class OutOfMemory(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):

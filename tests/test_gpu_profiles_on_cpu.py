@@ -5,8 +5,8 @@ import pytest
 
 from course_utils.models import load_model, load_tokenizer, parameter_count
 from course_utils.profile import Hardware, get_profile
-from course_utils.train import load_training_pairs
-from course_utils.training import loss_history, make_trainer, train
+from course_utils.data import train_eval_split
+from course_utils.recipe import loss_history, make_trainer, train
 
 CPU = Hardware(cuda=False)
 A_GPU = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
@@ -19,7 +19,7 @@ def test_profile_trains_a_few_steps_on_cpu(name, layer, tmp_path):
         profile = profile.replace(precision="fp32")
     model = load_model(profile, CPU)
     assert type(model.model.layers[0].self_attn.q_proj).__name__ == layer
-    train_data, eval_data = load_training_pairs(profile)
+    train_data, eval_data = train_eval_split(profile)
     trainer = make_trainer(profile, model, load_tokenizer(profile.model), train_data, eval_data, hw=CPU)
     assert parameter_count(trainer.model, trainable_only=True) < parameter_count(trainer.model) / 2
     train(trainer)
@@ -33,11 +33,11 @@ def test_colab_adapter_merges_into_4bit_weights(tmp_path):
     from transformers import AutoModelForCausalLM
 
     from course_utils.inference import ask, load_with_adapter, merge_and_save
-    from course_utils.training import save_adapter
+    from course_utils.recipe import save_adapter
 
     profile = get_profile("colab", hardware=A_GPU, env={"COURSE_OUTPUT_DIR": str(tmp_path)}).scaled_down(steps=2)
     tokenizer = load_tokenizer(profile.model)
-    train_data, _ = load_training_pairs(profile)
+    train_data, _ = train_eval_split(profile)
     trainer = make_trainer(profile, load_model(profile, CPU), tokenizer, train_data, hw=CPU)
     train(trainer)
     save_adapter(trainer, profile.adapter_dir)

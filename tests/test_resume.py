@@ -7,7 +7,7 @@ from transformers import TrainerCallback
 
 from course_utils.files import atomic_dir
 from course_utils.profile import Hardware, get_profile
-from course_utils.train import resumable_checkpoint, run
+from course_utils.runs import resumable_checkpoint, run
 
 
 class Interrupt(Exception):

@@ -292,7 +292,7 @@ def test_lora_count_agrees_with_peft(objects, targets, capsys):
     from peft import LoraConfig, get_peft_model
 
     from course_utils.models import parameter_count
-    from course_utils.training import lora_target_modules
+    from course_utils.recipe import lora_target_modules
 
     model = copy.deepcopy(objects.model)
     peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=lora_target_modules(model, targets)))
@@ -317,7 +317,7 @@ def test_lora_count_agrees_with_peft_on_gpt2(gpt2_dir, capsys):
     from transformers import AutoModelForCausalLM
 
     from course_utils.models import parameter_count
-    from course_utils.training import lora_target_modules
+    from course_utils.recipe import lora_target_modules
 
     for targets in ("attention", "all-linear"):
         model = AutoModelForCausalLM.from_pretrained(gpt2_dir)

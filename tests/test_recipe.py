@@ -4,7 +4,7 @@ from course_utils.data import load_alpaca, to_prompt_completion
 from course_utils.errors import ConfigError
 from course_utils.models import load_model, load_tokenizer
 from course_utils.profile import Hardware, get_profile
-from course_utils.training import (check_max_length, describe_packed_row, lora_config,
+from course_utils.recipe import (check_max_length, describe_packed_row, lora_config,
                                    lora_target_modules, make_trainer, packing_is_isolated, sft_config)
 
 CPU = Hardware(cuda=False)

@@ -1,7 +1,7 @@
 """LoRA and SFT configuration, and the trainer factory (notebooks 05 and 06).
 
 :func:`make_trainer` is the single way the course builds a trainer: notebook 06, the script
-mirror ``python -m course_utils.train`` and the benchmark all call it.
+mirror ``python -m course_utils.finetune`` and the benchmark all call it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,58 @@
+"""Notebook 06 as a script: the same recipe, run from a terminal or on several GPUs.
+
+    python -m course_utils.finetune --profile smoke
+    accelerate launch --multi_gpu --num_processes 4 -m course_utils.finetune --profile gpu  # data parallel
+
+``make test`` runs the last form with two CPU processes (``--multi_gpu`` selects accelerate's
+torchrun launcher; with no GPU it falls back to CPU processes talking over gloo; accelerate 1.15's
+``--cpu --num_processes 2`` would need MPI instead).
+
+It trains through :func:`course_utils.runs.run`, which builds the trainer with
+:func:`course_utils.recipe.make_trainer`, exactly the configuration notebook 06 writes out (a test
+checks the two are equal). An interrupted run resumes from its last checkpoint when started again
+(``--fresh`` starts over). Notebooks never import this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import CourseError
+from .profile import get_profile
+from .runs import run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.finetune", description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", help="smoke, colab, gpu or seed (default: COURSE_PROFILE or the hardware)")
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    parser.add_argument("--output-dir", type=Path, help="where checkpoints and the adapter go")
+    parser.add_argument("--fresh", action="store_true", help="ignore checkpoints of an unfinished run")
+    args = parser.parse_args(argv)
+    try:
+        profile = get_profile(args.profile)
+        if args.max_steps is not None:
+            profile = profile.replace(max_steps=args.max_steps)
+        if args.output_dir is not None:
+            profile = profile.replace(output_dir=args.output_dir)
+        trainer = run(profile, resume=not args.fresh)
+    except CourseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if trainer.is_world_process_zero():
+        from .recipe import loss_drop, loss_history, tokens_per_second
+
+        history = loss_history(trainer)
+        trained = [r for r in history if "loss" in r]
+        fell = f"loss fell {loss_drop(history):.0%}" if len(trained) > 1 else "too few steps for a loss trend"
+        speed = tokens_per_second(trainer)
+        print(f"profile {profile.name}: {trainer.state.global_step} steps on "
+              f"{trainer.args.world_size} process(es)" + (f", {speed:,.0f} tokens/s" if speed else "")
+              + f", {fell}; adapter in {profile.adapter_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
