@@ -3,6 +3,8 @@
 #   make course   execute the seven notebooks in order with the profile that fits this machine
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
 #   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
+#   make gpu-check  the instructor's GPU path measured: profiles, levers, loss check, notebooks 04-07
+#                 (one H100/H200, ~8 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
 #   make test-latest  the smoke series against the newest library releases, in .venv-latest/
 #   make lab      open JupyterLab on the notebooks
 #   make clean    remove outputs/ (VENV_CLEAN=1 removes .venv/ too)
@@ -20,7 +22,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath .):$(abspath tests/netguard) \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
-.PHONY: setup course test test-latest bench lab clean
+.PHONY: setup course test test-latest bench gpu-check lab clean
 
 setup: $(STAMP)
 
@@ -47,6 +49,11 @@ test: setup
 
 bench: setup
 	$(PY) bench/train_throughput.py $(BENCH_ARGS)
+
+# On a GPU machine that already has torch (no setup: it must not replace the machine's CUDA torch).
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	PYTHONPATH=$(abspath .) $(GPU_PYTHON) bench/gpu_check.py $(GPU_CHECK_ARGS)
 
 # Staying current: the newest transformers/trl/peft/datasets/accelerate/bitsandbytes (torch stays
 # pinned: a newer torch would be a multi-GB CUDA download), then the notebooks under nbval.

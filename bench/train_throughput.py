@@ -45,6 +45,9 @@ class Row:
     share_of_peak: float
     peak_gib: float | None
     final_loss: float
+    first_loss: float = float("nan")
+    label: str = ""
+    error: str = ""
 
 
 def matmul_params(shape: dict) -> int:
@@ -117,7 +120,11 @@ def training_rows(repeat: int):
 
 
 def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: dict, tiny: bool,
-                shape: dict, peak: float, hw) -> Row:
+                shape: dict, peak: float, hw, label: str = "", first_batch: dict | None = None) -> Row:
+    """Train ``warmup + steps`` optimizer steps of profile ``name`` through the course's recipe and
+    time the last ``steps``. ``changes`` set profile fields or SFTConfig arguments. When
+    ``first_batch`` is a dict, the inputs of the first training step are stored in it (for the
+    loss check against a plain model)."""
     import torch
     from transformers import TrainerCallback
 
@@ -162,31 +169,44 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
     trainer = make_trainer(profile, model, tokenizer, training_rows(repeat), None, hw,
                            save_strategy="no", include_num_input_tokens_seen="non_padding",
                            disable_tqdm=True, **trainer_args)
+    if first_batch is not None:
+        compute_loss = trainer.compute_loss
+
+        def recording_compute_loss(model, inputs, *args, **kwargs):
+            if not first_batch:
+                first_batch.update({k: v.detach().clone() for k, v in inputs.items() if hasattr(v, "detach")})
+            return compute_loss(model, inputs, *args, **kwargs)
+
+        trainer.compute_loss = recording_compute_loss
     timer = Timer()
     trainer.add_callback(timer)
     train(trainer)
     peak_gib = torch.cuda.max_memory_allocated() / 2**30 if hw.cuda else None
     tokens_per_s = timer.tokens / timer.seconds
     tflops = tokens_per_s * flops_per_token(shape, profile.max_length) / 1e12
-    loss = [e["loss"] for e in trainer.state.log_history if "loss" in e][-1]
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     del trainer, model
     gc.collect()
     if hw.cuda:
         torch.cuda.empty_cache()
     batch = f"{profile.batch_size}x{profile.grad_accum}" if profile.grad_accum > 1 else str(profile.batch_size)
-    return Row(name, batch, tokens_per_s, tflops, tflops / peak, peak_gib, loss)
+    return Row(name, batch, tokens_per_s, tflops, tflops / peak, peak_gib, losses[-1], losses[0],
+               label or name)
 
 
 def print_table(rows: list[Row], peak: float, device: str) -> None:
-    seed = next((r.tokens_per_s for r in rows if r.profile == "seed"), None)
+    seed = next((r.tokens_per_s for r in rows if r.profile == "seed" and not r.error), None)
     print(f"\ndevice: {device}; matrix-multiply peak measured in this run: {peak:,.1f} TFLOP/s")
-    print(f"| profile | batch | tokens/s | model TFLOP/s | share of peak | peak GiB | x seed | last loss |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | batch | tokens/s | model TFLOP/s | share of peak | peak GiB | x seed | first loss | last loss |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        if r.error:
+            print(f"| {r.label or r.profile} | {r.batch} | failed: {r.error} |||||||")
+            continue
         gib = f"{r.peak_gib:.1f}" if r.peak_gib is not None else "n/a (CPU)"
         ratio = f"{r.tokens_per_s / seed:.1f}" if seed else "n/a"
-        print(f"| {r.profile} | {r.batch} | {r.tokens_per_s:,.0f} | {r.tflops:.3g} | {r.share_of_peak:.0%} "
-              f"| {gib} | {ratio} | {r.final_loss:.3f} |")
+        print(f"| {r.label or r.profile} | {r.batch} | {r.tokens_per_s:,.0f} | {r.tflops:.3g} | "
+              f"{r.share_of_peak:.0%} | {gib} | {ratio} | {r.first_loss:.3f} | {r.final_loss:.3f} |")
 
 
 def parse_changes(items: list[str]) -> dict[str, dict]:

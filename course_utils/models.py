@@ -107,8 +107,11 @@ def load_model(profile: Profile, hw: Hardware | None = None) -> PreTrainedModel:
     """``from_pretrained`` with the profile's dtype and quantisation, on the GPU when there is one."""
     from transformers import AutoModelForCausalLM
 
+    from .attention import implementation
+
     hw = detect_hardware() if hw is None else hw
-    kwargs: dict[str, Any] = {"dtype": torch_dtype(profile, hw)}
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(profile, hw),
+                              "attn_implementation": implementation(profile.attn_implementation)}
     quant = quantization_config(profile, hw)
     if quant is not None:
         kwargs["quantization_config"] = quant

@@ -75,7 +75,8 @@ class Profile:
     eval_rows: int  # held out for eval loss
     packing: bool
     gradient_checkpointing: bool
-    lora_targets: str  # "all-linear" or "attention" (see training.lora_target_modules)
+    lora_targets: str  # "all-linear" or "attention" (see recipe.lora_target_modules)
+    attn_implementation: str = "sdpa"  # "course_varlen": packed rows without a dense mask (attention.py)
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -206,6 +207,11 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
         except ValueError:
             raise ProfileError(f"COURSE_MAX_STEPS={env['COURSE_MAX_STEPS']!r} is not a whole number",
                                "set it to a step count such as 10, or unset it") from None
+    if 0 < fields["max_steps"] < fields["logging_steps"] * 4:
+        # a short trial run still logs a few losses, evaluates and saves before it ends
+        every = max(1, fields["max_steps"] // 4)
+        fields.update(logging_steps=every, eval_steps=min(fields["eval_steps"], fields["max_steps"]),
+                      save_steps=min(fields["save_steps"], fields["max_steps"]))
     out = Path(env.get("COURSE_OUTPUT_DIR") or _repo_root() / "outputs")
     return Profile(name=name, reason=reason, output_dir=out, **fields)
 
