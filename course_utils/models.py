@@ -141,8 +141,19 @@ class EmbeddingReport:
 
 
 def embedding_report(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> EmbeddingReport:
-    """Compare, without resizing: a ``resize_token_embeddings(len(tokenizer))`` here would
-    *shrink* XGen's 51,200 rows to ~50,300 and gain nothing."""
+    """Compare the model's embedding rows with the tokenizer's ids, without resizing anything.
+
+    ``model.resize_token_embeddings(n)`` makes the input embedding (and the tied or separate
+    output layer) exactly ``n`` rows: rows past ``n`` are dropped; new rows start from the average
+    of the existing ones (transformers' ``mean_resizing=True``) and must then be trained. It matters when tokens are *added* (e.g. a new ``<pad>`` token, or
+    chat markers): without it their ids have no row. Reusing EOS as the pad token adds nothing.
+
+    For XGen-7B the 2024 source called ``resize_token_embeddings(len(tokenizer))`` anyway. With the
+    tokenizer the Hub serves (51,200 ids since August 2023) that call changes nothing, 51,200 ->
+    51,200; only with the tokenizer as first published (June-July 2023, 50,313 ids) would it
+    have cut the embedding down. Comparing first says whether a resize is needed at all: every
+    id must have a row (``ok``); extra, unused rows are harmless (``unused_rows``).
+    """
     return EmbeddingReport(model.get_input_embeddings().num_embeddings, len(tokenizer))
 
 
