@@ -79,6 +79,8 @@ def check_varlen(cuda: bool) -> str:
 
     if not cuda:
         return "skipped on the CPU (tests/test_attention.py checks the same plumbing with a reference kernel)"
+    if not attention.available():
+        return f"NOT AVAILABLE in torch {torch.__version__}: the varlen runs fall back to sdpa"
     attention.register()
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=1024, hidden_size=512, intermediate_size=1024, num_hidden_layers=2,
@@ -130,7 +132,7 @@ def write_bigger_sample(folder: Path, times: int) -> Path:
     return out
 
 
-def run_notebooks(model_dir: Path, workdir: Path, tiny: bool) -> list[str]:
+def run_notebooks(model_dir: Path, workdir: Path, tiny: bool, budget: float | None = None) -> list[str]:
     """Execute the code cells of notebooks 04-07, each in a fresh namespace, on the gpu profile."""
     from run_cells import run_notebook
 
@@ -138,7 +140,11 @@ def run_notebooks(model_dir: Path, workdir: Path, tiny: bool) -> list[str]:
            "COURSE_DATA": str(write_bigger_sample(workdir, 6)), "COURSE_MAX_STEPS": "5",
            "COURSE_OUTPUT_DIR": str(workdir / "notebook-outputs"), "MPLBACKEND": "Agg"}
     lines = []
+    began = time.perf_counter()
     for name in NOTEBOOKS:
+        if budget is not None and time.perf_counter() - began > budget:
+            lines.append(f"{name}: skipped, the --budget is spent")
+            continue
         start = time.perf_counter()
         failures = run_notebook(REPO / "notebooks" / f"{name}.ipynb", env)
         seconds = time.perf_counter() - start
@@ -159,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2; tiny 1)")
     parser.add_argument("--only", default="", help="labels' prefixes to run, separated by | (default: all)")
     parser.add_argument("--no-notebooks", action="store_true")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds: start no further run after this, so the table is always printed")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "course-gpu-check")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -205,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         say("varlen attention vs sdpa:", saved["varlen_check"])
     rows = [Row(**r) for r in saved.get("rows", [])]
     first_batch: dict = {}
+    began = time.perf_counter()
     for label, name, changes in runs:
+        if args.budget and time.perf_counter() - began > args.budget:
+            say(f"{label}: skipped, the --budget of {args.budget:.0f} s is spent")
+            continue
         if args.tiny and changes.get("attn_implementation") == VARLEN:
             changes = {k: v for k, v in changes.items() if k != "attn_implementation"}
         if args.tiny and changes.get("use_liger_kernel"):
@@ -235,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     results_file.write_text(json.dumps(saved, indent=1))
 
     if args.phase in ("quant", "all") and not args.no_notebooks:
-        saved["notebooks"] = run_notebooks(model_dir, workdir, args.tiny)
+        left = None if not args.budget else args.budget - (time.perf_counter() - began)
+        saved["notebooks"] = run_notebooks(model_dir, workdir, args.tiny, left)
         results_file.write_text(json.dumps(saved, indent=1))
 
     # same-run comparisons: loss of every batch-4 run at step 1 (same data, same seed)
