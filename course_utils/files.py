@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import OutputError
 
-_TMP, _OLD = ".tmp-", ".old-"
+_TMP, _OLD, _TRASH = ".tmp-", ".old-", ".trash-"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -46,7 +46,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _owner(name: str, target_name: str) -> tuple[str, int] | None:
     """('tmp' | 'old', pid) for a leftover of ``target_name``, else None."""
-    for kind, marker in (("tmp", _TMP), ("old", _OLD)):
+    for kind, marker in (("tmp", _TMP), ("old", _OLD), ("trash", _TRASH)):
         prefix = f".{target_name}{marker}"
         if name.startswith(prefix):
             pid = name[len(prefix):].split("-", 1)[0]
@@ -83,6 +83,24 @@ def recover(target: Path) -> Path:
         if entry.exists():
             shutil.rmtree(entry, ignore_errors=True)
     return target
+
+
+def discard(path: Path) -> None:
+    """Remove a folder for good: renamed out of sight in one step (so a crash half-way through
+    the deletion never leaves a partial folder under the real name), then deleted."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() and path.is_dir():  # a linked folder (a mounted drive): empty it, keep the link
+        for child in list(path.iterdir()):
+            discard(child)
+        return
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    trash = path.with_name(f".{path.name}{_TRASH}{os.getpid()}-{secrets.token_hex(4)}")
+    os.rename(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _libc_renameat2():
