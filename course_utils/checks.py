@@ -332,3 +332,17 @@ def check_prompts(tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 
                         f"prompt {longest} ({lengths[longest]} tokens) plus max_new_tokens={max_new_tokens}",
                         f"shorten the prompt or lower max_new_tokens so both fit in "
                         f"{model_positions(config)} positions")
+
+
+def check_pad_token(tokenizer: Any) -> None:
+    """A pad token must exist (padding a batch needs one) and must not be a token that carries
+    meaning in the text. Reusing EOS is the usual choice for tokenizers without one (XGen, GPT-2,
+    LLaMA); a tokenizer with its *own* pad token is fine too. Warns, does not stop."""
+    if tokenizer.pad_token_id is None:
+        warn(f"the tokenizer of '{tokenizer.name_or_path}' has no pad token",
+             "set tokenizer.pad_token = tokenizer.eos_token before batching (the course's "
+             "load_tokenizer does this)")
+    elif tokenizer.pad_token_id != tokenizer.eos_token_id and tokenizer.pad_token_id in tokenizer(
+            "a b c", add_special_tokens=False)["input_ids"]:
+        warn(f"the pad token {tokenizer.pad_token!r} also appears in ordinary text",
+             "use a dedicated pad token, or the EOS token, so padding never hides real words")

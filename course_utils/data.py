@@ -346,3 +346,17 @@ def check_split_size(rows: int, eval_rows: int, source: str = "the data", min_tr
             f"still train on {min_train}",
             f"add rows, or hold out fewer with profile = profile.replace(eval_rows={max(1, rows // 10)})"
             if rows > 1 else "add rows: training needs more than one example")
+
+
+def warn_if_cut(lengths: Sequence[int], max_length: int, limit: float = 0.10) -> float:
+    """Share of rows longer than ``max_length`` tokens; a warning with advice above ``limit``.
+
+    A check on the learner's own data: long rows are cut (or split by packing), which is a choice,
+    not an error, so notebook 03 warns instead of stopping.
+    """
+    share = share_over(lengths, max_length)
+    if share > limit:
+        warn(f"{share:.1%} of the rows are longer than max_length={max_length} tokens and will be cut",
+             f"raise max_length (p99 is {percentile(lengths, 99)} tokens), or drop the longest rows "
+             "with dataset.filter(...) if their ends do not matter")
+    return share

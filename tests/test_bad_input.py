@@ -1,6 +1,7 @@
 """Bad input never passes silently: a course error naming the problem, where it is and the fix,
 or a documented warning with advice (issue 11, part 2). One named test per case."""
 
+import copy
 import json
 import os
 import shutil
@@ -404,3 +405,28 @@ def test_instructions_and_inputs_of_different_lengths(tiny):
     assert_course_error(err.value, "3 instructions but 1 inputs")
     with pytest.raises(ConfigError, match="one string"):
         ask(tiny[0], tiny[1], "What is 2+2?", max_new_tokens=2)
+
+
+# ---------------------------------------------------------------- learner's own data: warnings, not asserts
+
+
+def test_many_rows_over_max_length_warn_with_advice():
+    from course_utils.data import warn_if_cut
+
+    with pytest.warns(CourseWarning, match="25.0% of the rows.*max_length=100"):
+        assert warn_if_cut([50, 60, 70, 200], 100) == 0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CourseWarning)
+        warn_if_cut([50, 60, 70, 80], 100)
+
+
+def test_tokenizer_with_its_own_pad_token_is_fine(tiny):
+    from course_utils.checks import check_pad_token
+    from course_utils.models import ensure_pad_token
+
+    tok = ensure_pad_token(copy.deepcopy(tiny[1]))  # pad = EOS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CourseWarning)
+        check_pad_token(tok)
+        tok.add_special_tokens({"pad_token": "<pad>"})  # its own pad token: also fine
+        check_pad_token(tok)
