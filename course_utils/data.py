@@ -282,7 +282,9 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
     if "text" not in ds.column_names:
         return ds.map(lambda row: {"text": format_example(row)})
     texts = ds["text"]
-    expected = [format_example(row) for row in ds.select_columns(["instruction", "input", "output"])]
+    inputs = columns.get("input") or [""] * len(ds)
+    expected = [format_example({"instruction": i, "input": x or "", "output": o})
+                for i, x, o in zip(columns["instruction"], inputs, columns["output"])]
     differ = [i for i, (t, e) in enumerate(zip(texts, expected))
               if not isinstance(t, str) or t.strip() != e.strip()]
     if differ:
