@@ -261,8 +261,12 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
                 f"{source} has no '{column}' column (it has: {', '.join(ds.column_names)})",
                 "rename the column, or convert the file to Alpaca's instruction/input/output schema",
             )
-    columns = {c: ds[c] for c in ("instruction", "input", "output") if c in ds.column_names}
+    # Whole columns as Python lists in one step (indexing ds[c] in datasets 5 is a lazy column).
+    columns = ds.select_columns([c for c in ("instruction", "input", "output", "text")
+                                 if c in ds.column_names])[:]
     for column, values in columns.items():
+        if column == "text":
+            continue
         bad = [i for i, v in enumerate(values) if not (isinstance(v, str) or (v is None and column == "input"))]
         if bad:
             raise _wrong_kind(column, values[bad[0]], [_where(i, lines, source) for i in bad], len(bad))
@@ -281,7 +285,7 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
         ds = ds.map(lambda row: {"input": row["input"] or ""})
     if "text" not in ds.column_names:
         return ds.map(lambda row: {"text": format_example(row)})
-    texts = ds["text"]
+    texts = columns["text"]
     inputs = columns.get("input") or [""] * len(ds)
     expected = [format_example({"instruction": i, "input": x or "", "output": o})
                 for i, x, o in zip(columns["instruction"], inputs, columns["output"])]

@@ -125,8 +125,9 @@ def data_fingerprint(*datasets: Any) -> str:
         if ds is None:
             continue
         digest.update(f"{len(ds)}|{','.join(ds.column_names)}\n".encode())
+        table = ds[:]  # whole columns as lists in one step (ds[column] iterates lazily)
         for column in ds.column_names:
-            for value in ds[column]:
+            for value in table[column]:
                 digest.update(json.dumps(value, ensure_ascii=False, sort_keys=True).encode())
                 digest.update(b"\x1e")
     return digest.hexdigest()[:16]
