@@ -5,11 +5,14 @@ Taught in notebook 02 (loading, templates) and notebook 03 (character vs token l
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DataError
+from .errors import ConfigError, DataError, warn
 
 if TYPE_CHECKING:  # datasets is imported lazily: it costs seconds per kernel
     from datasets import Dataset
@@ -47,11 +50,20 @@ def format_example(row: dict[str, Any]) -> str:
 
 def _resolve_source(source: str) -> tuple[str, dict[str, Any]]:
     """Turn a hub id, a local file or 'sample' into ``load_dataset`` arguments."""
+    source = str(source).strip()
     if source == "sample":
         source = str(SAMPLE_PATH)
     path = Path(source).expanduser()
     suffix = path.suffix.lower()
-    if suffix in LOCAL_FORMATS or path.exists():
+    if suffix in LOCAL_FORMATS or path.exists() or source.startswith((".", "/", "~")):
+        if path.is_dir():
+            inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() in LOCAL_FORMATS)
+            raise DataError(
+                f"the data path {path} is a folder, not a file",
+                "point COURSE_DATA at the file itself"
+                + (f" (this folder holds: {', '.join(inside[:5])})" if inside else
+                   f" (a .jsonl, .json, .csv or .parquet file; this folder has none)"),
+                where=str(path))
         if not path.is_file():
             raise DataError(
                 f"the data file {path} does not exist",
@@ -69,43 +81,222 @@ def _resolve_source(source: str) -> tuple[str, dict[str, Any]]:
     return source, {}
 
 
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; a wrong encoding is named with its line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"could not load {path.name}: it is not UTF-8 text (byte {raw[exc.start]:#04x} "
+            f"at line {line})",
+            "save the file as UTF-8 (in Python: open(path, encoding='latin-1').read(), then write "
+            "it back with encoding='utf-8'; in a spreadsheet: 'CSV UTF-8')",
+            where=f"line {line} of {path}") from None
+
+
+def check_data_file(path: str | Path) -> list[int] | None:
+    """Parse a local json/jsonl/csv file the way ``load_dataset`` will, and say which line is wrong.
+
+    ``datasets`` only logs the line of a malformed row and then raises a long error of its own;
+    this names the line, the problem and the fix (a :class:`DataError`). It also catches values
+    of the wrong kind in ``instruction``/``input``/``output`` before ``datasets`` refuses to mix
+    them in one column. Returns, for each row, its line number in the file (where known).
+    Notebook 02 calls it before ``load_dataset`` on a local file.
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if LOCAL_FORMATS.get(suffix) not in ("json", "csv"):
+        return None
+    text = _read_text(path)
+    if suffix == ".csv":
+        return _check_csv(text, path)
+    stripped = text.lstrip()
+    rows: list[tuple[int, Any]] = []
+    if stripped.startswith("["):  # one JSON array (Alpaca's alpaca_data.json)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"could not load {path.name}: line {exc.lineno} is not valid JSON ({exc.msg}, "
+                            f"column {exc.colno})",
+                            "fix or delete that row; each row is an object such as "
+                            '{"instruction": "...", "input": "", "output": "..."}',
+                            where=f"line {exc.lineno} of {path}") from None
+        # An array gives no line per row: number the rows from 0 (ds[i]) instead.
+        rows = [(-1, row) for row in data]
+    else:  # JSON lines: one object per line
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"could not load {path.name}: line {number} is not valid JSON ({exc.msg}, "
+                                f"column {exc.colno})",
+                                "fix or delete that line; each line is one object such as "
+                                '{"instruction": "...", "input": "", "output": "..."}',
+                                where=f"line {number} of {path}") from None
+    lines = []
+    for index, (number, row) in enumerate(rows):
+        where = f"row {index}" + (f" (line {number} of {path.name})" if number > 0 else f" of {path.name}")
+        if not isinstance(row, dict):
+            raise DataError(f"could not load {path.name}: {where} is {_kind(row)}, not an object",
+                            'write each row as an object: {"instruction": "...", "input": "", "output": "..."}',
+                            where=where)
+        for key, value in row.items():
+            if key.strip() in ("instruction", "output", "input") and not (
+                    isinstance(value, str) or (value is None and key.strip() == "input")):
+                raise _wrong_kind(key.strip(), value, [where], 1)
+        lines.append(number)
+    return lines
+
+
+def _check_csv(text: str, path: Path) -> list[int]:
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] | None = None
+    lines = []
+    try:
+        for fields in reader:
+            if header is None:
+                header = fields
+                continue
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise DataError(
+                    f"could not load {path.name}: line {reader.line_num} has {len(fields)} fields, "
+                    f"the header has {len(header)} ({', '.join(header)})",
+                    "quote fields that contain commas or line breaks (\"like, this\"), or fix that row",
+                    where=f"line {reader.line_num} of {path}")
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"could not load {path.name}: line {reader.line_num} is not valid CSV ({exc})",
+                        "fix the quoting on that line", where=f"line {reader.line_num} of {path}") from None
+    return lines
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return "a true/false value"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object (dict)"
+    return f"a {type(value).__name__}"
+
+
+def _wrong_kind(column: str, value: Any, places: list[str], count: int) -> DataError:
+    more = f" (and {count - 1} more row(s))" if count > 1 else ""
+    return DataError(
+        f"column '{column}' must hold text, but {places[0]} is {_kind(value)}{more}",
+        f"make every '{column}' a string in the data (fix or drop those rows; numbers meant as "
+        f"text can be quoted); 'input' may be empty",
+        where=f"column '{column}', " + ", ".join(places[:5]))
+
+
 def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | None = None) -> Dataset:
     """Load Alpaca-schema rows from the Hub, a local json/jsonl/parquet/csv file, or ``"sample"``.
 
-    The rows are validated (see :func:`validate_alpaca`) and a ``text`` column is built with the
-    Alpaca templates when the source has none. ``limit`` keeps the first rows (a subsample).
+    Local files are first checked line by line (:func:`check_data_file`), then the rows are
+    validated (:func:`validate_alpaca`). ``limit`` keeps the first rows (a subsample).
     """
     import datasets
 
     name, kwargs = _resolve_source(source)
+    lines = check_data_file(kwargs["data_files"]) if "data_files" in kwargs else None
     try:
         ds = datasets.load_dataset(name, split=split, **kwargs)
     except DataError:
         raise
     except Exception as exc:  # the library's own errors are long; keep the cause, add the fix
         raise DataError(
-            f"could not load '{source}': {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            f"could not load '{source}': {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            if str(exc).strip() else f"could not load '{source}': {type(exc).__name__}",
             "check the hub id or the file (offline, only local files and 'sample' work)",
         ) from exc
     if limit is not None and limit < len(ds):
         ds = ds.select(range(limit))
-    return validate_alpaca(ds, source)
+    label = Path(kwargs["data_files"]).name if "data_files" in kwargs else str(source)
+    return validate_alpaca(ds, label, lines=lines)
 
 
-def validate_alpaca(ds: Dataset, source: str = "the data") -> Dataset:
-    """Check the schema, fill a missing ``input`` with '' and build ``text`` when absent."""
+def _where(index: int, lines: Sequence[int] | None, source: str) -> str:
+    if lines is not None and index < len(lines) and lines[index] > 0:
+        return f"row {index} (line {lines[index]} of {source})"
+    return f"row {index}"
+
+
+def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] | None = None) -> Dataset:
+    """Check the schema and every value; return the rows ready for the course.
+
+    - header names with stray spaces (``" output"``) are renamed, with a warning;
+    - ``instruction`` and ``output`` must be non-empty text in every row (an empty output would
+      teach the model to stop at once), ``input`` text or empty: otherwise a :class:`DataError`
+      naming the column and the row (and the file's line, where known);
+    - a missing ``input`` column is filled with ''; nulls in ``input`` mean "no input" ('');
+    - ``text`` is built with the Alpaca templates when absent; when present but different from
+      instruction/input/output, it is rebuilt from them, with a warning saying how many rows.
+    """
     if len(ds) == 0:
         raise DataError(f"{source} has no rows", "point COURSE_DATA at a file with Alpaca rows")
+    renames = {c: c.strip() for c in ds.column_names if c != c.strip()}
+    if renames:
+        clashes = [new for new in renames.values() if new in ds.column_names]
+        if clashes:
+            raise DataError(f"{source} has the column '{clashes[0]}' twice, once with stray spaces",
+                            "delete or rename one of the two columns",
+                            where=f"columns {', '.join(repr(c) for c in ds.column_names)}")
+        ds = ds.rename_columns(renames)
+        warn(f"column names with stray spaces in {source} were stripped: "
+             + ", ".join(f"{old!r} -> {new!r}" for old, new in renames.items()),
+             "remove the spaces from the file's header to silence this")
     for column in REQUIRED_COLUMNS:
         if column not in ds.column_names:
             raise DataError(
                 f"{source} has no '{column}' column (it has: {', '.join(ds.column_names)})",
                 "rename the column, or convert the file to Alpaca's instruction/input/output schema",
             )
+    # Whole columns as Python lists in one step (indexing ds[c] in datasets 5 is a lazy column).
+    columns = ds.select_columns([c for c in ("instruction", "input", "output", "text")
+                                 if c in ds.column_names])[:]
+    for column, values in columns.items():
+        if column == "text":
+            continue
+        bad = [i for i, v in enumerate(values) if not (isinstance(v, str) or (v is None and column == "input"))]
+        if bad:
+            raise _wrong_kind(column, values[bad[0]], [_where(i, lines, source) for i in bad], len(bad))
+    for column in REQUIRED_COLUMNS:
+        blank = [i for i, v in enumerate(columns[column]) if not v.strip()]
+        if blank:
+            what = ("an empty output teaches the model to answer nothing and stop at once"
+                    if column == "output" else "an empty instruction gives the model nothing to follow")
+            raise DataError(
+                f"{len(blank)} row(s) of {source} have an empty or blank '{column}': {what}",
+                f"drop those rows, e.g. dataset = dataset.filter(lambda r: r['{column}'].strip())",
+                where=f"column '{column}', " + ", ".join(_where(i, lines, source) for i in blank[:5]))
     if "input" not in ds.column_names:
         ds = ds.add_column("input", [""] * len(ds))
+    elif any(v is None for v in columns["input"]):
+        ds = ds.map(lambda row: {"input": row["input"] or ""})
     if "text" not in ds.column_names:
-        ds = ds.map(lambda row: {"text": format_example(row)})
+        return ds.map(lambda row: {"text": format_example(row)})
+    texts = columns["text"]
+    inputs = columns.get("input") or [""] * len(ds)
+    expected = [format_example({"instruction": i, "input": x or "", "output": o})
+                for i, x, o in zip(columns["instruction"], inputs, columns["output"])]
+    differ = [i for i, (t, e) in enumerate(zip(texts, expected))
+              if not isinstance(t, str) or t.strip() != e.strip()]
+    if differ:
+        ds = ds.remove_columns("text").add_column("text", expected)
+        warn(f"{len(differ)} of {len(texts)} rows of {source} had a 'text' that does not match their "
+             "instruction/input/output in the Alpaca template; 'text' was rebuilt from those columns",
+             "training uses instruction/input/output; check the file if its 'text' was meant to differ",
+             where=", ".join(_where(i, lines, source) for i in differ[:5]))
     return ds
 
 
@@ -145,5 +336,33 @@ def train_eval_split(profile: Profile) -> tuple[Dataset, Dataset]:
     """Prompt/completion rows of the profile's data, split into (train, eval) the same way every time
     (notebook 06, the script mirror, notebook 07's held-out evaluation)."""
     pairs = to_prompt_completion(load_alpaca(profile.data, limit=profile.data_limit))
+    check_split_size(len(pairs), profile.eval_rows, profile.data)
     split = pairs.train_test_split(test_size=profile.eval_rows, seed=0)
     return split["train"], split["test"]
+
+
+def check_split_size(rows: int, eval_rows: int, source: str = "the data", min_train: int = 1) -> None:
+    """A :class:`DataError` when ``rows`` cannot give ``eval_rows`` held-out rows and still train."""
+    if eval_rows < 1:
+        raise ConfigError(f"eval_rows={eval_rows}: the eval split needs at least one row",
+                          "use profile.replace(eval_rows=...) with a positive number")
+    if rows < eval_rows + min_train:
+        raise DataError(
+            f"{source} has {rows} row(s): too few to hold out {eval_rows} for evaluation and "
+            f"still train on {min_train}",
+            f"add rows, or hold out fewer with profile = profile.replace(eval_rows={max(1, rows // 10)})"
+            if rows > 1 else "add rows: training needs more than one example")
+
+
+def warn_if_cut(lengths: Sequence[int], max_length: int, limit: float = 0.10) -> float:
+    """Share of rows longer than ``max_length`` tokens; a warning with advice above ``limit``.
+
+    A check on the learner's own data: long rows are cut (or split by packing), which is a choice,
+    not an error, so notebook 03 warns instead of stopping.
+    """
+    share = share_over(lengths, max_length)
+    if share > limit:
+        warn(f"{share:.1%} of the rows are longer than max_length={max_length} tokens and will be cut",
+             f"raise max_length (p99 is {percentile(lengths, 99)} tokens), or drop the longest rows "
+             "with dataset.filter(...) if their ends do not matter")
+    return share

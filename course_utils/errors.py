@@ -1,29 +1,55 @@
-"""Errors a learner can act on: one line of cause, one line of fix.
+"""Errors and warnings a learner can act on: the cause, where it is, and the fix.
 
-Every error the course raises on purpose is a :class:`CourseError`. Inside Jupyter, importing
-``course_utils`` registers a handler that prints these as two short lines instead of a long
-traceback (set ``COURSE_FULL_TRACEBACKS=1`` to see the whole stack).
+Every error the course raises on purpose is a :class:`CourseError`. It carries a ``cause`` (one
+line), an optional ``where`` (column, row, line of a file, checkpoint...) and a ``fix``.
+
+In Jupyter, IPython asks an exception for ``_render_traceback_()`` before formatting a traceback
+(``InteractiveShell.showtraceback`` and ``_get_exception_info`` in IPython 9): a course error
+answers with its short lines, so the cell fails ("Run all" stops there) and the learner reads
+the cause and the fix instead of a long stack. Set ``COURSE_FULL_TRACEBACKS=1`` to see the whole
+stack instead. In a terminal, ``python -m course_utils.finetune`` prints the same lines on stderr
+and exits with status 2.
+
+Checks about the learner's *own* data or model that need not stop the run (a text column that
+was rebuilt, an adapter saved from another base model...) are :class:`CourseWarning` s, issued
+with :func:`warn`: shown once, with the same cause/fix shape, never an ``assert``.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 
 class CourseError(Exception):
-    """Base class: ``cause`` says what went wrong, ``fix`` what to do about it."""
+    """Base class: ``cause`` says what went wrong, ``where`` where it is, ``fix`` what to do."""
 
-    def __init__(self, cause: str, fix: str) -> None:
-        super().__init__(cause, fix)
+    def __init__(self, cause: str, fix: str, where: str | None = None) -> None:
+        super().__init__(cause, fix, where)
         self.cause = cause
         self.fix = fix
+        self.where = where
 
     def __str__(self) -> str:
-        return f"{self.cause}\n  Fix: {self.fix}"
+        where = f"\n  Where: {self.where}" if self.where else ""
+        return f"{self.cause}{where}\n  Fix: {self.fix}"
+
+    def lines(self) -> list[str]:
+        """What a learner sees: the type and cause, where, the fix."""
+        return [f"{type(self).__name__}: {self.cause}"] + (
+            [f"  Where: {self.where}"] if self.where else []) + [f"  Fix: {self.fix}"]
+
+    @property
+    def _render_traceback_(self):
+        """IPython's hook for a custom traceback. A property so that ``hasattr`` is False (and
+        IPython prints the usual full traceback) when ``COURSE_FULL_TRACEBACKS`` is set."""
+        if os.environ.get("COURSE_FULL_TRACEBACKS"):
+            raise AttributeError("_render_traceback_")
+        return self.lines
 
 
 class ProfileError(CourseError, ValueError):
-    """An unknown profile, or a profile this hardware cannot run."""
+    """An unknown profile, a bad ``COURSE_*`` setting, or a profile this hardware cannot run."""
 
 
 class DataError(CourseError, ValueError):
@@ -31,7 +57,7 @@ class DataError(CourseError, ValueError):
 
 
 class ModelLoadError(CourseError, OSError):
-    """A model or tokenizer that cannot be found or loaded."""
+    """A model, tokenizer or adapter that cannot be found, loaded, or used for this course."""
 
 
 class MissingArtifactError(CourseError, FileNotFoundError):
@@ -46,20 +72,42 @@ class TrainingError(CourseError, RuntimeError):
     """Training stopped for a reason with a known fix (out of memory, say)."""
 
 
-def _short_handler(shell, etype, evalue, tb, tb_offset=None) -> list[str]:
-    # Returning the lines (not printing them) keeps it an error: the cell still fails, and
-    # "Run all" stops there, but the learner reads two lines instead of a whole stack.
-    return [f"{etype.__name__}: {evalue}"]
+class RunConflictError(CourseError, RuntimeError):
+    """Two runs would mix: another process is writing the same output folder, or the checkpoints
+    there belong to a run with other settings or other data."""
+
+
+class OutputError(CourseError, OSError):
+    """The output folder cannot be written (it is a file, or read-only)."""
+
+
+class CourseWarning(UserWarning):
+    """A check on the learner's own data or model that does not stop the run: cause and advice."""
+
+    def __init__(self, cause: str, fix: str, where: str | None = None) -> None:
+        text = cause + (f"\n  Where: {where}" if where else "") + f"\n  Advice: {fix}"
+        super().__init__(text)
+        self.cause, self.fix, self.where = cause, fix, where
+
+
+def warn(cause: str, fix: str, where: str | None = None, stacklevel: int = 3) -> CourseWarning:
+    """Issue a :class:`CourseWarning` (Jupyter shows it under the cell) and return it."""
+    warning = CourseWarning(cause, fix, where)
+    warnings.warn(warning, stacklevel=stacklevel)
+    return warning
 
 
 def install_notebook_handler() -> None:
-    """Show :class:`CourseError` as two lines in IPython (no-op elsewhere)."""
-    if os.environ.get("COURSE_FULL_TRACEBACKS"):
-        return
+    """Kept for compatibility; nothing to install any more.
+
+    Earlier versions registered ``set_custom_exc``, whose return value IPython 9 discards: the
+    cell failed with no message at all. :class:`CourseError` now renders itself through
+    ``_render_traceback_``; this removes such a handler if an old import left one behind.
+    """
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover
         return
     shell = get_ipython()
-    if shell is not None:
-        shell.set_custom_exc((CourseError,), _short_handler)
+    if shell is not None and CourseError in tuple(getattr(shell, "custom_exceptions", ()) or ()):
+        shell.set_custom_exc((), None)

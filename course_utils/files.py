@@ -1,12 +1,150 @@
-"""Writing outputs so that a crash never leaves a half-written folder that looks complete."""
+"""Writing outputs so that a crash never leaves a half-written folder that looks complete.
+
+The one atomic-write helper of the course: :func:`atomic_dir` for folders (an adapter, a merged
+model, a tokenizer cache), :func:`atomic_file` for single files (the sample data, a figure).
+
+How :func:`atomic_dir` stays safe:
+
+- the new content is written into a temporary folder beside the target (same file system), made
+  with normal permissions (``os.mkdir`` honours the umask; ``tempfile.mkdtemp`` would give 0700);
+- it then *exchanges* the two folders in one step (Linux ``renameat2(RENAME_EXCHANGE)``); where
+  that is not available it renames the old folder aside and the new one into place, and if the
+  process dies between those two renames, the next call (or :func:`recover`) puts the old copy
+  back, so the only good copy is never left hidden under a temporary name;
+- a target that is a symlink (a mounted drive, say) is written through: the folder it points to
+  is replaced, the link stays;
+- temporary folders left by a process that died are removed on the next call.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import OutputError
+
+_TMP, _OLD, _TRASH = ".tmp-", ".old-", ".trash-"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner(name: str, target_name: str) -> tuple[str, int] | None:
+    """('tmp' | 'old', pid) for a leftover of ``target_name``, else None."""
+    for kind, marker in (("tmp", _TMP), ("old", _OLD), ("trash", _TRASH)):
+        prefix = f".{target_name}{marker}"
+        if name.startswith(prefix):
+            pid = name[len(prefix):].split("-", 1)[0]
+            return (kind, int(pid)) if pid.isdigit() else None
+    return None
+
+
+def real_target(target: Path) -> Path:
+    """``target`` with a symlink at its end followed (the folder it points to is the one written)."""
+    target = Path(target).expanduser()
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def recover(target: Path) -> Path:
+    """Put back an old copy hidden by a swap that died half-way, and remove dead leftovers.
+
+    Called by :func:`atomic_dir` and by code that reads an output (the adapter, say).
+    """
+    target = real_target(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return target
+    leftovers = []
+    for entry in parent.iterdir():
+        owner = _owner(entry.name, target.name)
+        if owner is not None and not _pid_alive(owner[1]):
+            leftovers.append((owner[0], entry))
+    if not target.exists():
+        olds = sorted((e for kind, e in leftovers if kind == "old"), key=lambda e: e.stat().st_mtime)
+        if olds:  # the newest old copy is the last good one
+            os.rename(olds[-1], target)
+            print(f"recovered {target} from {olds[-1].name} (an earlier save stopped half-way)")
+    for _, entry in leftovers:
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+    return target
+
+
+def discard(path: Path) -> None:
+    """Remove a folder for good: renamed out of sight in one step (so a crash half-way through
+    the deletion never leaves a partial folder under the real name), then deleted."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() and path.is_dir():  # a linked folder (a mounted drive): empty it, keep the link
+        for child in list(path.iterdir()):
+            discard(child)
+        return
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    trash = path.with_name(f".{path.name}{_TRASH}{os.getpid()}-{secrets.token_hex(4)}")
+    os.rename(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _libc_renameat2():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn
+
+
+_RENAMEAT2 = _libc_renameat2() if os.name == "posix" else None
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step; False where the system cannot."""
+    if _RENAMEAT2 is None:
+        return False
+    rc = _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def ensure_writable_dir(folder: Path, what: str = "the output folder") -> Path:
+    """Create ``folder`` (and parents); a course error if it is a file or cannot be written."""
+    folder = Path(folder).expanduser()
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() and not candidate.is_dir():
+            raise OutputError(f"{what} {folder} cannot be created: {candidate} is a file",
+                              "set COURSE_OUTPUT_DIR (or --output-dir) to a folder, or move that file away",
+                              where=str(candidate))
+        if candidate.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}-{secrets.token_hex(3)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"{what} {folder} cannot be written ({type(exc).__name__}: {exc.strerror or exc})",
+                          "set COURSE_OUTPUT_DIR (or --output-dir) to a folder you can write, "
+                          "such as one in your home folder", where=str(folder)) from exc
+    return folder
 
 
 @contextmanager
@@ -15,28 +153,44 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 
     If the block raises, the temporary folder is removed and ``target`` is left as it was.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    target = recover(real_target(Path(target)))
+    ensure_writable_dir(target.parent)
+    tmp = target.with_name(f".{target.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}")
+    os.mkdir(tmp)  # mode 0o777 minus the umask, like any folder the learner makes
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if target.exists() and exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old content
+        return
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
-        target.rename(old)
-    tmp.rename(target)
+        old = target.with_name(f".{target.name}{_OLD}{os.getpid()}-{secrets.token_hex(4)}")
+        os.rename(target, old)
+    os.rename(tmp, target)  # a crash before this line: recover() puts `old` back
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary file path beside ``path``; on success it replaces ``path`` in one step."""
+    path = real_target(Path(path))
+    ensure_writable_dir(path.parent)
+    tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def atomic_savefig(fig, path: Path, **kwargs) -> Path:
     """``fig.savefig`` to a temporary file, then rename into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, **kwargs)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, **kwargs)
     return path

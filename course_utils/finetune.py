@@ -10,7 +10,10 @@ torchrun launcher; with no GPU it falls back to CPU processes talking over gloo;
 It trains through :func:`course_utils.runs.run`, which builds the trainer with
 :func:`course_utils.recipe.make_trainer`, exactly the configuration notebook 06 writes out (a test
 checks the two are equal). An interrupted run resumes from its last checkpoint when started again
-(``--fresh`` starts over). Notebooks never import this module.
+(``--fresh`` discards the old checkpoints and starts over); resuming with other settings or
+other data stops with a message, as does a second run into the same output folder. A course
+error is printed as its cause, where and fix on stderr, with exit status 2. Notebooks never
+import this module.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sys
 from pathlib import Path
 
 from .errors import CourseError
-from .profile import get_profile
+from .profile import get_profile, output_path
 from .runs import run
 
 
@@ -29,17 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="smoke, colab, gpu or seed (default: COURSE_PROFILE or the hardware)")
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     parser.add_argument("--output-dir", type=Path, help="where checkpoints and the adapter go")
-    parser.add_argument("--fresh", action="store_true", help="ignore checkpoints of an unfinished run")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard the checkpoints of an earlier run in the output folder and start over")
     args = parser.parse_args(argv)
     try:
         profile = get_profile(args.profile)
         if args.max_steps is not None:
             profile = profile.replace(max_steps=args.max_steps)
         if args.output_dir is not None:
-            profile = profile.replace(output_dir=args.output_dir)
+            profile = profile.replace(output_dir=output_path(args.output_dir))
         trainer = run(profile, resume=not args.fresh)
-    except CourseError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except CourseError as err:  # the cause, where, and the fix; no traceback
+        print("error: " + "\n".join(err.lines()), file=sys.stderr)
         return 2
     if trainer.is_world_process_zero():
         from .recipe import loss_drop, loss_history, tokens_per_second

@@ -31,6 +31,9 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
     """Greedy answers to already formatted prompts; each stops at EOS or ``max_new_tokens``."""
     import torch
 
+    from .checks import check_prompts  # [issue 11] no empty prompt, prompt + answer fit the model
+
+    check_prompts(tokenizer, prompts, max_new_tokens, model)
     eos = tokenizer.eos_token_id
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # a decoder-only model continues from the right end
@@ -56,6 +59,9 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
 def ask(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
         inputs: list[str] | None = None, max_new_tokens: int = 64) -> list[Answer]:
     """Wrap each instruction in the Alpaca template, then :func:`generate`."""
+    from .checks import check_instructions  # [issue 11] one input per instruction
+
+    check_instructions(instructions, inputs)
     inputs = inputs or [""] * len(instructions)
     prompts = [format_prompt(i, x) for i, x in zip(instructions, inputs)]
     return generate(model, tokenizer, prompts, max_new_tokens)
@@ -65,11 +71,10 @@ def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:
     """The base model with notebook 06's LoRA adapter attached (``PeftModel``)."""
     from peft import PeftModel
 
+    from .checks import check_adapter  # [issue 11] complete, and made for this base model
+
     adapter_dir = Path(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise MissingArtifactError(
-            f"no trained adapter in {adapter_dir}",
-            "run notebooks/06_training.ipynb first (same COURSE_PROFILE and COURSE_OUTPUT_DIR)")
+    check_adapter(adapter_dir, base)
     return PeftModel.from_pretrained(base, str(adapter_dir))
 
 

@@ -81,6 +81,9 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     else:
         from transformers import AutoTokenizer
 
+        from .checks import check_tokenizer_folder  # [issue 11] tokenizer files present?
+
+        check_tokenizer_folder(name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(name)
         except Exception as exc:
@@ -108,7 +111,9 @@ def load_model(profile: Profile, hw: Hardware | None = None) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
     from .attention import implementation
+    from .checks import check_model_folder  # [issue 11] a base model's folder, a causal decoder?
 
+    check_model_folder(profile.model)
     hw = detect_hardware() if hw is None else hw
     kwargs: dict[str, Any] = {"dtype": torch_dtype(profile, hw),
                               "attn_implementation": implementation(profile.attn_implementation)}

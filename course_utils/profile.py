@@ -8,8 +8,9 @@ notebook checks "am I in CI?" itself. The choice, in order:
    >= 8.0) and >= 40 GiB -> ``gpu``; any other GPU -> ``colab``.
 
 ``COURSE_MODEL`` and ``COURSE_DATA`` override the profile's model and data;
-``COURSE_OUTPUT_DIR`` moves the output folder (default ``outputs/``); ``COURSE_MAX_STEPS`` caps
-the training steps (a quick trial run).
+``COURSE_OUTPUT_DIR`` moves the output folder (default ``outputs/``; ``~`` is expanded, and the
+folder must be writable); ``COURSE_MAX_STEPS`` caps the training steps (a quick trial run; a
+positive number). Stray spaces around any of these values are ignored.
 """
 
 from __future__ import annotations
@@ -130,6 +131,13 @@ class Profile:
                             max_new_tokens=16)
 
     def replace(self, **changes: Any) -> Profile:
+        if "output_dir" in changes:
+            changes["output_dir"] = Path(changes["output_dir"]).expanduser()
+        steps = changes.get("max_steps")
+        if steps is not None and (steps == 0 or steps < -1):
+            raise ProfileError(f"max_steps={steps} would not train as meant (0 trains nothing "
+                               "useful, below -1 means a full epoch to transformers)",
+                               "use a positive step count, or -1 to train the profile's epochs")
         return dataclasses.replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:
@@ -197,23 +205,40 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     fields = {**_BASE, **_PROFILES[name]}
     if name == "colab" and hw.bf16:
         reason += " (this GPU could also run bf16: try the 'gpu' profile if it has the memory)"
-    if env.get("COURSE_MODEL"):
-        fields["model"] = env["COURSE_MODEL"]
-    if env.get("COURSE_DATA"):
-        fields["data"] = env["COURSE_DATA"]
-    if env.get("COURSE_MAX_STEPS"):
+    for key, field in (("COURSE_MODEL", "model"), ("COURSE_DATA", "data")):
+        value = (env.get(key) or "").strip()  # stray spaces from a copy-paste are not part of it
+        if value:
+            fields[field] = value
+    steps = (env.get("COURSE_MAX_STEPS") or "").strip()
+    if steps:
         try:
-            fields["max_steps"] = int(env["COURSE_MAX_STEPS"])
+            fields["max_steps"] = int(steps)
         except ValueError:
             raise ProfileError(f"COURSE_MAX_STEPS={env['COURSE_MAX_STEPS']!r} is not a whole number",
                                "set it to a step count such as 10, or unset it") from None
+        if fields["max_steps"] <= 0:
+            raise ProfileError(f"COURSE_MAX_STEPS={fields['max_steps']} would not train at all "
+                               "(transformers reads 0 or less as 'no limit' or one step)",
+                               "set it to a positive step count such as 10, or unset it to train "
+                               "the profile's full epochs")
     if 0 < fields["max_steps"] < fields["logging_steps"] * 4:
         # a short trial run still logs a few losses, evaluates and saves before it ends
         every = max(1, fields["max_steps"] // 4)
         fields.update(logging_steps=every, eval_steps=min(fields["eval_steps"], fields["max_steps"]),
                       save_steps=min(fields["save_steps"], fields["max_steps"]))
-    out = Path(env.get("COURSE_OUTPUT_DIR") or _repo_root() / "outputs")
+    out_env = (env.get("COURSE_OUTPUT_DIR") or "").strip()
+    out = output_path(out_env) if out_env else _repo_root() / "outputs"
     return Profile(name=name, reason=reason, output_dir=out, **fields)
+
+
+def output_path(value: str | Path) -> Path:
+    """An output folder as given by the learner: ``~`` expanded, made absolute (so notebooks,
+    whose working folder is ``notebooks/``, and the script agree), and checked to be a writable
+    folder (not a file, not read-only): an :class:`~course_utils.errors.OutputError` otherwise."""
+    from .files import ensure_writable_dir
+
+    path = Path(os.path.expandvars(str(value).strip())).expanduser().absolute()
+    return ensure_writable_dir(path, "the output folder (COURSE_OUTPUT_DIR)")
 
 
 def _repo_root() -> Path:

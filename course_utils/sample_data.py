@@ -230,12 +230,11 @@ def pretraining_texts(seed: int = 1) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def write_sample(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    from .files import atomic_file
+
+    with atomic_file(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in sample_rows():
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
     return path
 
 

@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -287,13 +285,7 @@ def load_xgen_tokenizer(cache_dir: Path | None = None) -> PreTrainedTokenizerFas
 
 def _save_atomically(tokenizer: PreTrainedTokenizerFast, folder: Path) -> None:
     """Save into a temporary folder beside ``folder``, then rename: never a half-written cache."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    from .files import atomic_dir
+
+    with atomic_dir(folder) as tmp:
         tokenizer.save_pretrained(tmp)
-        os.replace(tmp, folder)
-    except OSError:
-        if not (folder / "tokenizer.json").is_file():  # not just another process saving first
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

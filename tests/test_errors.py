@@ -17,10 +17,11 @@ H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
 
 
 def assert_readable(err: CourseError, *words: str) -> None:
-    """A cause line and a 'Fix:' line, short enough to read in a notebook."""
+    """A cause line, maybe a 'Where:' line, and a 'Fix:' line, short enough to read in a notebook."""
     text = str(err)
     assert isinstance(err, CourseError) and "\n  Fix: " in text
-    assert len(text.splitlines()) == 2 and all(len(line) < 400 for line in text.splitlines())
+    assert len(text.splitlines()) == (3 if err.where else 2)
+    assert all(len(line) < 400 for line in text.splitlines())
     for word in words:
         assert word in text, (word, text)
 
@@ -166,8 +167,9 @@ def test_bitsandbytes_unusable(monkeypatch):
         assert_readable(err.value, "bitsandbytes", "pip install bitsandbytes")
 
 
-def test_notebooks_show_course_errors_in_two_lines():
-    from course_utils.errors import _short_handler
-
-    lines = _short_handler(None, DataError, DataError("the cause", "the fix"), None)
-    assert lines == ["DataError: the cause\n  Fix: the fix"]
+def test_notebooks_show_course_errors_as_cause_and_fix(monkeypatch):
+    """IPython calls ``_render_traceback_()`` (tests/test_kernel_errors.py checks a real kernel)."""
+    monkeypatch.delenv("COURSE_FULL_TRACEBACKS", raising=False)
+    assert DataError("the cause", "the fix")._render_traceback_() == ["DataError: the cause", "  Fix: the fix"]
+    monkeypatch.setenv("COURSE_FULL_TRACEBACKS", "1")
+    assert not hasattr(DataError("the cause", "the fix"), "_render_traceback_")

@@ -1,0 +1,432 @@
+"""Bad input never passes silently: a course error naming the problem, where it is and the fix,
+or a documented warning with advice (issue 11, part 2). One named test per case."""
+
+import copy
+import json
+import os
+import shutil
+import warnings
+
+import pytest
+
+from course_utils.data import check_split_size, load_alpaca, train_eval_split
+from course_utils.errors import (ConfigError, CourseError, CourseWarning, DataError,
+                                 MissingArtifactError, ModelLoadError, OutputError, ProfileError)
+from course_utils.profile import TINY_MODEL_DIR, Hardware, get_profile
+
+CPU = Hardware(cuda=False)
+ROW = {"instruction": "Say hi.", "input": "", "output": "Hi!"}
+
+
+def assert_course_error(err, *words, where=None):
+    assert isinstance(err, CourseError) and err.cause and err.fix
+    text = str(err)
+    for word in words:
+        assert word in text, (word, text)
+    if where is not None:
+        assert err.where and where in err.where, (where, err.where)
+
+
+def jsonl(tmp_path, rows, name="rows.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+# ---------------------------------------------------------------- values in the data
+
+
+@pytest.mark.parametrize("value, kind", [(None, "empty (null)"), (42, "a number"), (["a"], "a list"),
+                                         ({"a": 1}, "an object")], ids=["none", "number", "list", "dict"])
+def test_wrong_kind_in_output_names_column_and_row(tmp_path, value, kind):
+    path = jsonl(tmp_path, [ROW, ROW, {**ROW, "output": value}])
+    with pytest.raises(DataError) as err:
+        load_alpaca(path)
+    assert_course_error(err.value, "'output'", kind, where="row 2 (line 3 of rows.jsonl)")
+
+
+def test_wrong_kind_in_instruction_of_a_json_array(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([ROW, {**ROW, "instruction": 7}]))
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "'instruction'", "a number", where="row 1")
+
+
+def test_numbers_column_in_csv_names_column_and_row(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("instruction,input,output\nAdd 1 and 1.,,2\nAdd 2 and 2.,,4\n")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "'output'", "a number", where="row 0 (line 2 of rows.csv)")
+
+
+def test_null_input_means_no_input(tmp_path):
+    ds = load_alpaca(jsonl(tmp_path, [{**ROW, "input": None}, {**ROW, "input": "x"}]))
+    assert ds["input"] == ["", "x"]
+
+
+def test_text_column_disagreeing_is_rebuilt_with_a_warning(tmp_path):
+    from course_utils.data import format_example
+
+    path = jsonl(tmp_path, [{**ROW, "text": "something else"}, {**ROW, "text": format_example(ROW)}])
+    with pytest.warns(CourseWarning, match="1 of 2 rows.*'text' was rebuilt"):
+        ds = load_alpaca(path)
+    assert ds["text"] == [format_example(ROW)] * 2
+
+
+@pytest.mark.parametrize("blank", ["", "   \n"], ids=["empty", "whitespace"])
+def test_empty_output_is_refused(tmp_path, blank):
+    path = jsonl(tmp_path, [ROW, {**ROW, "output": blank}])
+    with pytest.raises(DataError) as err:
+        load_alpaca(path)
+    assert_course_error(err.value, "empty or blank 'output'", "stop at once", "filter",
+                        where="row 1 (line 2 of rows.jsonl)")
+
+
+def test_header_names_with_stray_spaces_are_stripped_with_a_warning(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("instruction , input,  output\nSay hi.,,Hi!\n")
+    with pytest.warns(CourseWarning, match="stray spaces"):
+        ds = load_alpaca(str(path))
+    assert ds[0]["output"] == "Hi!" and {"instruction", "input", "output"} <= set(ds.column_names)
+
+
+# ---------------------------------------------------------------- files that do not parse
+
+
+def test_malformed_jsonl_line_gives_the_line_number(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps(ROW) + "\n" + json.dumps(ROW) + "\n{\"instruction\": \"x\",\n")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "line 3 is not valid JSON", where="line 3 of")
+
+
+def test_malformed_json_array_gives_the_line_number(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text("[\n" + json.dumps(ROW) + ",\n" + json.dumps(ROW)[:-1] + "\n]\n")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "line 4 is not valid JSON")
+
+
+@pytest.mark.parametrize("row", ["Say hi.,,Hi!,extra", "Say hi."], ids=["too_many", "too_few"])
+def test_malformed_csv_row_gives_the_line_number(tmp_path, row):
+    path = tmp_path / "rows.csv"
+    path.write_text(f"instruction,input,output\nSay hi.,,Hi!\n{row}\n")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "line 3 has", "the header has 3", "quote", where="line 3 of")
+
+
+def test_wrong_text_encoding_gives_the_line_and_the_fix(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes((json.dumps(ROW) + "\n").encode() + '{"instruction": "Caf\u00e9", "output": "x"}\n'.encode("latin-1"))
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "not UTF-8", "line 2", "encoding='utf-8'")
+
+
+def test_folder_where_a_file_was_expected(tmp_path):
+    folder = tmp_path / "mydata"
+    folder.mkdir()
+    jsonl(folder, [ROW], "train.jsonl")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(folder))
+    assert_course_error(err.value, "is a folder, not a file", "train.jsonl")
+
+
+def test_data_too_small_for_the_eval_split(tmp_path):
+    profile = get_profile(hardware=CPU, env={"COURSE_DATA": jsonl(tmp_path, [ROW] * 5),
+                                             "COURSE_OUTPUT_DIR": str(tmp_path / "out")})
+    assert profile.eval_rows > 5
+    with pytest.raises(DataError) as err:
+        train_eval_split(profile)
+    assert_course_error(err.value, "5 row(s)", f"hold out {profile.eval_rows}", "eval_rows")
+    check_split_size(30, 24)  # enough: no error
+
+
+# ---------------------------------------------------------------- environment variables
+
+
+def test_stray_spaces_in_course_data_and_course_model_are_ignored(tmp_path):
+    p = get_profile(hardware=CPU, env={"COURSE_DATA": "  sample \n", "COURSE_MODEL": f" {TINY_MODEL_DIR}  ",
+                                       "COURSE_OUTPUT_DIR": str(tmp_path)})
+    assert p.data == "sample" and p.model == str(TINY_MODEL_DIR)
+
+
+@pytest.mark.parametrize("steps", ["0", "-3", " -1 "])
+def test_course_max_steps_zero_or_below_is_refused(steps):
+    with pytest.raises(ProfileError) as err:
+        get_profile(hardware=CPU, env={"COURSE_MAX_STEPS": steps})
+    assert_course_error(err.value, "COURSE_MAX_STEPS", "positive")
+
+
+def test_tilde_in_course_output_dir_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    p = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": "~/course-out"})
+    assert p.output_dir == tmp_path / "course-out" and p.output_dir.is_dir()
+    assert p.adapter_dir == tmp_path / "course-out" / "adapter"
+
+
+def test_output_dir_that_is_a_file(tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    with pytest.raises(OutputError) as err:
+        get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out" / "run1")})
+    assert_course_error(err.value, "is a file", "COURSE_OUTPUT_DIR")
+
+
+def test_output_dir_that_is_read_only(tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:  # root writes anywhere: make the write itself fail as it would for a learner
+        from pathlib import Path
+
+        def refuse(self, data):
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "write_bytes", refuse)
+    else:
+        folder.chmod(0o555)
+    with pytest.raises(OutputError) as err:
+        get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(folder)})
+    assert_course_error(err.value, "cannot be written", "Permission denied", "COURSE_OUTPUT_DIR")
+
+
+# ---------------------------------------------------------------- models that cannot do the course
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(TINY_MODEL_DIR), AutoTokenizer.from_pretrained(TINY_MODEL_DIR)
+
+
+def _small(config_cls, **kw):
+    from transformers import AutoModelForCausalLM
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return AutoModelForCausalLM.from_config(config_cls(**kw))
+
+
+def test_encoder_model_is_refused(tiny):
+    from transformers import BertConfig
+
+    from course_utils.checks import check_model
+
+    bert = _small(BertConfig, vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                  intermediate_size=64)
+    with pytest.raises(ModelLoadError) as err:
+        check_model(bert, tiny[1], 256)
+    assert_course_error(err.value, "encoder", "decoder-only")
+
+
+def test_encoder_decoder_folder_is_refused(tmp_path):
+    from transformers import T5Config
+
+    from course_utils.checks import check_model_folder
+
+    T5Config(vocab_size=64, d_model=16, num_layers=1, num_heads=2, d_ff=32).save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError) as err:
+        check_model_folder(str(tmp_path))
+    assert_course_error(err.value, "t5 model, not a causal decoder")
+
+
+def test_fewer_positions_than_max_length(tiny):
+    from transformers import GPT2Config
+
+    from course_utils.checks import check_model
+
+    gpt2 = _small(GPT2Config, vocab_size=1024, n_embd=32, n_layer=1, n_head=2, n_positions=64)
+    with pytest.raises(ConfigError) as err:
+        check_model(gpt2, tiny[1], 256)
+    assert_course_error(err.value, "max_length=256", "64", "lower max_length to at most 64")
+    check_model(gpt2, tiny[1], 64)  # fits
+
+
+def test_tokenizer_ids_beyond_the_embedding_rows(tiny):
+    from transformers import LlamaConfig
+
+    from course_utils.checks import check_model
+
+    small = _small(LlamaConfig, vocab_size=500, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                   num_attention_heads=2, num_key_value_heads=2)
+    with pytest.raises(ModelLoadError) as err:
+        check_model(small, tiny[1], 256)
+    assert_course_error(err.value, "ids up to 999", "500 rows", "resize_token_embeddings")
+    check_model(*tiny, 256)  # the course's own model passes
+
+
+def test_model_folder_without_tokenizer_files(tmp_path):
+    from course_utils.models import load_tokenizer
+
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(TINY_MODEL_DIR / name, tmp_path / name)
+    with pytest.raises(ModelLoadError) as err:
+        load_tokenizer(str(tmp_path))
+    assert_course_error(err.value, "no tokenizer files", "save_pretrained")
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tmp_path_factory, tiny):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("adapter")
+    base = AutoModelForCausalLM.from_pretrained(TINY_MODEL_DIR)
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+                   ).save_pretrained(folder)
+    return folder
+
+
+def test_adapter_folder_given_as_base_model(adapter_dir):
+    from course_utils.models import load_model
+
+    profile = get_profile(hardware=CPU, env={"COURSE_MODEL": str(adapter_dir)})
+    with pytest.raises(ModelLoadError) as err:
+        load_model(profile, CPU)
+    assert_course_error(err.value, "LoRA adapter, not a base model", "PeftModel.from_pretrained",
+                        str(TINY_MODEL_DIR))
+
+
+# ---------------------------------------------------------------- adapters that do not belong
+
+
+def test_adapter_of_other_shapes(adapter_dir):
+    from transformers import LlamaConfig
+
+    from course_utils.checks import check_adapter
+
+    other = _small(LlamaConfig, vocab_size=1024, hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+                   num_attention_heads=2, num_key_value_heads=2)
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter(adapter_dir, other)
+    assert_course_error(err.value, "q_proj", "128", "64", "trained on another model", str(TINY_MODEL_DIR))
+
+
+def test_adapter_of_another_architecture(adapter_dir):
+    from transformers import GPT2Config
+
+    from course_utils.checks import check_adapter
+
+    gpt2 = _small(GPT2Config, vocab_size=1024, n_embd=128, n_layer=2, n_head=4, n_positions=256)
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter(adapter_dir, gpt2)
+    assert_course_error(err.value, "does not have", "GPT2LMHeadModel", "another architecture")
+
+
+def test_adapter_of_same_shapes_but_another_model_warns_naming_both(adapter_dir, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.checks import check_adapter
+
+    copy = shutil.copytree(TINY_MODEL_DIR, tmp_path / "another-model")
+    other = AutoModelForCausalLM.from_pretrained(copy)
+    with pytest.warns(CourseWarning) as record:
+        check_adapter(adapter_dir, other)
+    text = str(record[0].message)
+    assert str(TINY_MODEL_DIR) in text and str(copy) in text
+
+
+def test_adapter_of_its_own_base_passes_quietly(adapter_dir, tiny):
+    from course_utils.checks import check_adapter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CourseWarning)
+        assert check_adapter(adapter_dir, tiny[0])["r"] == 4
+
+
+def test_adapter_folder_with_config_but_no_weights(adapter_dir, tmp_path):
+    from course_utils.checks import check_adapter
+    from course_utils.inference import load_with_adapter
+
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    shutil.copy(adapter_dir / "adapter_config.json", folder)
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter(folder)
+    assert_course_error(err.value, "no weights", "rerun notebook 06")
+    with pytest.raises(ModelLoadError):
+        load_with_adapter(None, folder)
+
+
+def test_adapter_with_truncated_weights(adapter_dir, tmp_path):
+    from course_utils.checks import check_adapter
+
+    folder = shutil.copytree(adapter_dir, tmp_path / "adapter")
+    weights = folder / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError) as err:
+        check_adapter(folder)
+    assert_course_error(err.value, "truncated", "save it again")
+
+
+def test_adapter_missing_entirely(tmp_path):
+    from course_utils.checks import check_adapter
+
+    with pytest.raises(MissingArtifactError) as err:
+        check_adapter(tmp_path / "adapter")
+    assert_course_error(err.value, "06_training.ipynb")
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def test_generate_with_an_empty_prompt(tiny):
+    from course_utils.inference import generate
+
+    with pytest.raises(ConfigError) as err:
+        generate(tiny[0], tiny[1], ["What is 2+2?", "  "], max_new_tokens=4)
+    assert_course_error(err.value, "prompt 1 is empty", where="prompts[1]")
+
+
+def test_prompt_longer_than_the_model_positions(tiny):
+    from transformers import GPT2Config
+
+    from course_utils.checks import check_prompts
+
+    gpt2 = _small(GPT2Config, vocab_size=1024, n_embd=32, n_layer=1, n_head=2, n_positions=64)
+    long_prompt = "word " * 200
+    with pytest.raises(ConfigError) as err:
+        check_prompts(tiny[1], ["short", long_prompt], 16, gpt2)
+    assert_course_error(err.value, "prompt 1", "max_new_tokens=16", "64 positions")
+    with pytest.warns(CourseWarning, match="rotary"):  # the tiny LLaMA: 2048 rotary positions
+        check_prompts(tiny[1], ["word " * 2100], 16, tiny[0])
+
+
+def test_instructions_and_inputs_of_different_lengths(tiny):
+    from course_utils.inference import ask
+
+    with pytest.raises(ConfigError) as err:
+        ask(tiny[0], tiny[1], ["a", "b", "c"], ["x"], max_new_tokens=2)
+    assert_course_error(err.value, "3 instructions but 1 inputs")
+    with pytest.raises(ConfigError, match="one string"):
+        ask(tiny[0], tiny[1], "What is 2+2?", max_new_tokens=2)
+
+
+# ---------------------------------------------------------------- learner's own data: warnings, not asserts
+
+
+def test_many_rows_over_max_length_warn_with_advice():
+    from course_utils.data import warn_if_cut
+
+    with pytest.warns(CourseWarning, match="25.0% of the rows.*max_length=100"):
+        assert warn_if_cut([50, 60, 70, 200], 100) == 0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CourseWarning)
+        warn_if_cut([50, 60, 70, 80], 100)
+
+
+def test_tokenizer_with_its_own_pad_token_is_fine(tiny):
+    from course_utils.checks import check_pad_token
+    from course_utils.models import ensure_pad_token
+
+    tok = ensure_pad_token(copy.deepcopy(tiny[1]))  # pad = EOS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CourseWarning)
+        check_pad_token(tok)
+        tok.add_special_tokens({"pad_token": "<pad>"})  # its own pad token: also fine
+        check_pad_token(tok)

@@ -1,0 +1,304 @@
+"""Runs never mix and never lose a finished result (issue 11, part 3). One named test per case.
+
+Most tests build checkpoint folders by hand (the files the Trainer writes), so they take
+milliseconds; one trains the smoke profile for a few steps to check the whole path.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_utils import files
+from course_utils.errors import CourseWarning, RunConflictError
+from course_utils.files import atomic_dir, recover
+from course_utils.profile import Hardware, get_profile
+from course_utils.runs import (exclusive, latest_checkpoint, prepare, read_record, resumable_checkpoint,
+                               run)
+
+REPO = Path(__file__).resolve().parent.parent
+CPU = Hardware(cuda=False)
+
+
+def make_checkpoint(folder: Path, step: int, max_steps: int = 10) -> Path:
+    from safetensors.torch import save_file
+
+    path = folder / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    save_file({"w": torch.zeros(2)}, str(path / "adapter_model.safetensors"))
+    torch.save({"state": {}}, path / "optimizer.pt")
+    torch.save({"last_epoch": step}, path / "scheduler.pt")
+    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": max_steps}))
+    return path
+
+
+def small_data(n=6, tag="a"):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"prompt": [f"p{i}{tag}" for i in range(n)], "completion": ["c"] * n})
+
+
+@pytest.fixture
+def profile(tmp_path):
+    return get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out")})
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+# ---------------------------------------------------------------- complete checkpoints only
+
+
+@pytest.mark.parametrize("damage", ["zero_byte_state", "no_optimizer", "no_scheduler", "no_weights",
+                                    "truncated_weights", "truncated_optimizer"])
+def test_incomplete_newest_checkpoint_is_skipped_for_the_next_good_one(tmp_path, damage):
+    make_checkpoint(tmp_path, 4)
+    newest = make_checkpoint(tmp_path, 8)
+    if damage == "zero_byte_state":  # a full disk while saving
+        (newest / "trainer_state.json").write_text("")
+    elif damage == "truncated_weights":
+        w = newest / "adapter_model.safetensors"
+        w.write_bytes(w.read_bytes()[:-4])
+    elif damage == "truncated_optimizer":
+        o = newest / "optimizer.pt"
+        o.write_bytes(o.read_bytes()[:20])
+    else:
+        name = {"no_optimizer": "optimizer.pt", "no_scheduler": "scheduler.pt",
+                "no_weights": "adapter_model.safetensors"}[damage]
+        (newest / name).unlink()
+    with pytest.warns(CourseWarning, match="checkpoint-8 is incomplete"):
+        assert resumable_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+
+
+def test_half_deleted_newest_checkpoint_does_not_hide_the_good_ones(tmp_path):
+    make_checkpoint(tmp_path, 5)
+    (tmp_path / "checkpoint-10").mkdir()  # rotation or a crash left an empty folder
+    with pytest.warns(CourseWarning):
+        assert latest_checkpoint(tmp_path) == (tmp_path / "checkpoint-5", False)
+
+
+def test_finished_checkpoint_is_not_resumable(tmp_path):
+    make_checkpoint(tmp_path, 10, max_steps=10)
+    assert resumable_checkpoint(tmp_path) is None
+    assert latest_checkpoint(tmp_path) == (tmp_path / "checkpoint-10", True)
+
+
+# ---------------------------------------------------------------- a run record
+
+
+def test_run_record_is_written_next_to_the_checkpoints(profile):
+    prepare(profile, small_data())
+    record = read_record(profile.checkpoint_dir)
+    for key in ("profile", "model", "data", "data_fingerprint", "max_steps", "seed"):
+        assert key in record
+    assert record["profile"] == "smoke" and record["max_steps"] == profile.max_steps
+
+
+def test_resume_with_other_settings_stops_with_a_message(profile):
+    prepare(profile, small_data())
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    with pytest.raises(RunConflictError) as err:
+        prepare(profile.replace(max_steps=80), small_data())
+    assert "max_steps: 60 -> 80" in err.value.cause and "--fresh" in err.value.fix
+    assert prepare(profile, small_data()) == str(profile.checkpoint_dir / "checkpoint-20")  # same run resumes
+
+
+def test_resume_with_other_data_stops_with_a_message(profile):
+    prepare(profile, small_data(tag="a"))
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    with pytest.raises(RunConflictError) as err:
+        prepare(profile, small_data(tag="b"))
+    assert "data_fingerprint" in err.value.cause
+
+
+def test_checkpoints_without_a_record_stop_with_a_message(profile):
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    with pytest.raises(RunConflictError) as err:
+        prepare(profile, small_data())
+    assert "no record" in err.value.cause and "--fresh" in err.value.fix
+
+
+def test_fresh_discards_the_older_run_and_never_resumes_it(profile):
+    prepare(profile.replace(max_steps=80), small_data())
+    make_checkpoint(profile.checkpoint_dir, 70, max_steps=80)
+    assert prepare(profile, small_data(), fresh=True) is None
+    assert not list(profile.checkpoint_dir.glob("checkpoint-*"))
+    assert read_record(profile.checkpoint_dir)["max_steps"] == profile.max_steps
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)  # the new run's own checkpoint
+    assert prepare(profile, small_data()) == str(profile.checkpoint_dir / "checkpoint-20")
+
+
+def test_finished_run_started_again_discards_its_checkpoints_first(profile):
+    prepare(profile, small_data())
+    make_checkpoint(profile.checkpoint_dir, 60, max_steps=60)
+    assert prepare(profile, small_data()) is None  # notebook 06: train again, from a clean folder
+    assert not list(profile.checkpoint_dir.glob("checkpoint-*"))
+
+
+# ---------------------------------------------------------------- the whole run, trained
+
+
+class Forbid:
+    """A callback that fails the test if any training step runs."""
+
+    def __getattr__(self, name):
+        if name == "on_step_begin":
+            def fail(*args, **kwargs):
+                raise AssertionError("a finished run was trained again")
+            return fail
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def test_finished_run_without_adapter_saves_it_from_the_final_checkpoint(profile):
+    p = profile.replace(max_steps=4, save_steps=2, logging_steps=1, eval_steps=100)
+    run(p)
+    weights = (p.adapter_dir / "adapter_model.safetensors").read_bytes()
+    files.discard(p.adapter_dir)  # the process died after training, before saving
+    trainer = run(p, callbacks=[Forbid()])
+    assert trainer.state.global_step == 4 and any("loss" in e for e in trainer.state.log_history)
+    assert (p.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
+    with pytest.raises(RunConflictError):  # and another setting into the same folder stops
+        run(p.replace(learning_rate=1e-3))
+
+
+# ---------------------------------------------------------------- one run per folder
+
+
+def test_second_run_into_the_same_folder_stops_with_a_message(profile):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from course_utils.runs import exclusive\n"
+         f"with exclusive({str(profile.output_dir)!r}):\n    print('locked', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunConflictError) as err:
+            with exclusive(profile.output_dir):
+                pass
+        assert f"pid {holder.pid}" in err.value.cause and "COURSE_OUTPUT_DIR" in err.value.fix
+        with pytest.raises(RunConflictError):
+            run(profile)  # the whole run too, before loading anything
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    with exclusive(profile.output_dir):  # released when the holder ended
+        with exclusive(profile.output_dir):  # and re-entrant within one process
+            pass
+
+
+def test_a_killed_run_does_not_leave_the_lock_stuck(profile):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from course_utils.runs import exclusive\n"
+         f"with exclusive({str(profile.output_dir)!r}):\n    print('locked', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert holder.stdout.readline().strip() == "locked"
+    holder.kill()
+    holder.wait()
+    assert (profile.output_dir / ".run.lock").exists()
+    with exclusive(profile.output_dir):
+        pass
+
+
+# ---------------------------------------------------------------- the atomic folder swap
+
+
+def test_swap_that_died_between_its_two_renames_is_recovered(tmp_path, monkeypatch):
+    target = tmp_path / "adapter"
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("v1")
+    monkeypatch.setattr(files, "_RENAMEAT2", None)  # a system without rename-exchange
+    real_rename, calls = os.rename, []
+
+    def die_on_second(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("the process dies here")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(files.os, "rename", die_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_dir(target) as tmp:
+            (tmp / "weights").write_text("v2")
+    monkeypatch.setattr(files.os, "rename", real_rename)
+    assert not target.exists()  # the only good copy is under a temporary name ...
+    hidden = [p for p in tmp_path.iterdir() if ".old-" in p.name]
+    assert len(hidden) == 1
+    pid = dead_pid()  # as if this process had died: its leftovers now belong to a dead pid
+    for leftover in tmp_path.iterdir():
+        if leftover.name.startswith(".adapter."):
+            kind = ".old-" if ".old-" in leftover.name else ".tmp-"
+            leftover.rename(tmp_path / f".adapter{kind}{pid}-x")
+    recover(target)  # (atomic_dir and check_adapter call it first)
+    assert (target / "weights").read_text() == "v1"
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
+
+
+def test_swap_is_one_rename_exchange_on_linux(tmp_path):
+    if files._RENAMEAT2 is None:
+        pytest.skip("no renameat2 on this system: the recoverable two-rename swap is used")
+    target = tmp_path / "adapter"
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("v1")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "f").write_text("a")
+    assert files.exchange(a, b) and (b / "f").read_text() == "a"
+    with atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("v2")
+    assert (target / "weights").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "adapter", "b"]
+
+
+def test_stale_temporary_folders_are_cleaned(tmp_path):
+    pid = dead_pid()
+    for name in (f".adapter.tmp-{pid}-ab", f".adapter.trash-{pid}-cd"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "half").write_text("x")
+    live = tmp_path / f".adapter.tmp-{os.getpid()}-ef"  # this process's own: left alone
+    live.mkdir()
+    with atomic_dir(tmp_path / "adapter") as tmp:
+        (tmp / "weights").write_text("v1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "adapter"]
+
+
+def test_symlinked_output_folder_is_written_through(tmp_path):
+    drive = tmp_path / "drive" / "adapter"
+    drive.mkdir(parents=True)
+    link = tmp_path / "outputs" / "adapter"
+    link.parent.mkdir()
+    link.symlink_to(drive, target_is_directory=True)
+    with atomic_dir(link) as tmp:
+        (tmp / "weights").write_text("v1")
+    assert link.is_symlink() and (drive / "weights").read_text() == "v1"
+
+
+def test_folders_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "adapter") as tmp:
+            (tmp / "weights").write_text("v1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "adapter").stat().st_mode & 0o777 == 0o755
+
+
+def test_atomic_file_replaces_in_one_step_and_leaves_nothing_behind(tmp_path):
+    from course_utils.files import atomic_file
+
+    path = tmp_path / "fig.png"
+    with pytest.raises(RuntimeError):
+        with atomic_file(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_file(path) as tmp:
+        tmp.write_text("whole")
+    assert path.read_text() == "whole" and list(tmp_path.iterdir()) == [path]
