@@ -157,7 +157,10 @@ def _processes_naming(folder: Path) -> list[int]:
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    try:
+        import playwright.sync_api as playwright_api
+    except ImportError:
+        pytest.fail("Playwright is missing: pip install -c constraints.txt -r tests/ui/requirements.txt")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM=...)")
     with playwright_api.sync_playwright() as playwright:
