@@ -2,6 +2,8 @@
 #   make setup    .venv/ with torch (pinned, installed first) + requirements + course_utils
 #   make course   execute the seven notebooks in order with the profile that fits this machine
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
+#   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees
+#   make fork REPO=OWNER/REPO [BRANCH=main]  point the Colab badges and install cells to your copy
 #   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
 #   make gpu-check  the instructor's GPU path measured: profiles, levers, loss check, notebooks 04-07
 #                 (one H100/H200, ~8 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
@@ -22,7 +24,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath .):$(abspath tests/netguard) \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
-.PHONY: setup course test test-latest bench gpu-check lab clean
+.PHONY: setup course test test-ui fork test-latest bench gpu-check lab clean
 
 setup: $(STAMP)
 
@@ -35,9 +37,11 @@ $(STAMP): constraints.txt requirements.txt pyproject.toml
 	$(PIP) -c constraints.txt --no-deps -e .
 	touch $(STAMP)
 
+# MPLBACKEND is left to Jupyter (its inline backend); course_utils.plots sends each figure as a
+# PNG output in any case, so the executed copies hold every figure.
 course: setup
 	mkdir -p $(OUTPUT)/executed
-	COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)) MPLBACKEND=Agg $(VENV)/bin/jupyter nbconvert \
+	COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)) $(VENV)/bin/jupyter nbconvert \
 		--to notebook --execute --ExecutePreprocessor.timeout=-1 \
 		--output-dir $(OUTPUT)/executed notebooks/0*.ipynb
 	@echo "executed notebooks are in $(OUTPUT)/executed"
@@ -46,6 +50,24 @@ test: setup
 	rm -rf $(TEST_OUTPUT)
 	$(TEST_ENV) $(PY) -m pytest tests notebooks solutions --nbval-lax --nbval-current-env \
 		--durations=10 -q
+
+# The front-end as a learner sees it: JupyterLab driven by Playwright in Debian's chromium
+# (apt-get install chromium; no browser download). Screenshots land in $(OUTPUT)/ui/.
+UI_STAMP := $(VENV)/.ui-installed
+CHROMIUM ?= /usr/bin/chromium
+$(UI_STAMP): $(STAMP) tests/ui/requirements.txt
+	$(PIP) -c constraints.txt -r tests/ui/requirements.txt
+	touch $(UI_STAMP)
+
+test-ui: $(UI_STAMP)
+	@test -x $(CHROMIUM) || { echo "make test-ui needs chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
+	rm -rf $(OUTPUT)/ui
+	COURSE_UI_TEST=1 CHROMIUM=$(CHROMIUM) COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)/ui) \
+		$(PY) -m pytest tests/ui -v -s -p no:cacheprovider
+
+fork:
+	@test -n "$(REPO)" || { echo "usage: make fork REPO=OWNER/REPO [BRANCH=main]"; exit 1; }
+	$(PYTHON) -m course_utils.fork $(REPO) $(if $(BRANCH),--branch $(BRANCH))
 
 bench: setup
 	$(PY) bench/train_throughput.py $(BENCH_ARGS)

@@ -1,7 +1,12 @@
 """Figures: length histograms (notebook 03) and the loss curve (notebook 06).
 
-Each function draws, saves the figure under the profile's ``figures/`` folder (atomically) and
-returns the matplotlib figure, so a notebook shows it and the file stays for later.
+Each function draws, saves the figure under the profile's ``figures/`` folder (atomically),
+shows it in the notebook and returns the matplotlib figure.
+
+Showing does not depend on the matplotlib backend: inside a Jupyter kernel the figure is sent to
+the front-end as a PNG image output and closed, so it appears exactly once, also when the kernel
+runs with ``MPLBACKEND=Agg`` (the test environment). Assign the result (``figure = ...``) rather
+than ending a cell with it, or Jupyter's inline backend would show it a second time.
 """
 
 from __future__ import annotations
@@ -11,6 +16,33 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_savefig
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (a front-end is listening), False in a script or a plain shell."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _show(fig: Any) -> Any:
+    """Send the figure to the notebook as a PNG image output, then close it (no second copy)."""
+    if _in_notebook():
+        import base64
+        import io
+
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        png = base64.b64encode(buffer.getvalue()).decode("ascii")
+        display({"image/png": png, "text/plain": repr(fig)}, raw=True)
+        plt.close(fig)
+    return fig
 
 
 def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: int,
@@ -31,7 +63,7 @@ def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: i
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)
-    return fig
+    return _show(fig)
 
 
 def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) -> Any:
@@ -49,7 +81,7 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) ->
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)
-    return fig
+    return _show(fig)
 
 
 def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None) -> Any:
@@ -70,7 +102,7 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)
-    return fig
+    return _show(fig)
 
 
 def trainable_share(trainable: int, total: int, path: Path | None = None) -> Any:
@@ -86,4 +118,4 @@ def trainable_share(trainable: int, total: int, path: Path | None = None) -> Any
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)
-    return fig
+    return _show(fig)

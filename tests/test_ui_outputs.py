@@ -1,0 +1,60 @@
+"""What reaches the learner: figures are image outputs whatever the matplotlib backend, and two
+messages a learner cannot act on are silenced at their source (narrowly: others still show)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_each_figure_is_one_png_output_even_with_the_agg_backend(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = (
+        "from course_utils.plots import before_after, length_histograms, loss_curve, trainable_share\n"
+        f"folder = __import__('pathlib').Path({str(tmp_path)!r})\n"
+        "figure = loss_curve([{'step': 1, 'loss': 2.0}, {'step': 2, 'loss': 1.0, 'eval_loss': 1.5}],\n"
+        "                    path=folder / 'loss.png')\n"
+        "figure = trainable_share(10, 100)\n"
+        "figure = before_after({'correct': (0.1, 0.9)})\n"
+        "figure = length_histograms([10, 20], [3, 5], 16)\n"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute(env=env)
+    outputs = notebook.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"] * 4, outputs
+    assert all("image/png" in o.data for o in outputs)
+    assert (tmp_path / "loss.png").stat().st_size > 0
+
+
+NOISE = """
+import warnings
+import course_utils
+import bitsandbytes  # on CPUs with AVX512-BF16 it logs "No module named 'kernels'"
+from peft import LoraConfig, get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM
+
+config = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                     num_key_value_heads=2, vocab_size=64)
+get_peft_model(LlamaForCausalLM(config), LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+warnings.warn("an unrelated FutureWarning still shows", FutureWarning)
+import logging
+logging.getLogger("bitsandbytes.backends.cpu.ops").warning("an unrelated bitsandbytes message still shows")
+"""
+
+
+def test_noise_a_learner_cannot_act_on_is_silenced_and_nothing_else():
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.pop("PYTHONWARNINGS", None)  # make test ignores warnings; a learner's kernel does not
+    done = subprocess.run([sys.executable, "-c", NOISE], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "No module named 'kernels'" not in done.stderr
+    assert "is_gradient_checkpointing" not in done.stderr
+    assert "an unrelated FutureWarning still shows" in done.stderr
+    assert "an unrelated bitsandbytes message still shows" in done.stderr
