@@ -133,3 +133,28 @@ def test_4bit_recipe_on_the_packed_path(tmp_path, monkeypatch):
     assert layers and all(layer.support_avx512bf16_for_cpu for _, layer in layers)
     assert all(getattr(layer.weight.quant_state, "packing_format_for_cpu", False) for _, layer in layers), (
         "evaluation and generation should have repacked every 4-bit layer for the AVX512-BF16 kernel")
+
+
+def test_8bit_recipe_without_avx512_kernels(tmp_path):
+    """The 8-bit (seed) profile on the path a CPU without AVX512 takes.
+
+    ``backends/cpu/ops._has_avx512`` is read once, at import, to register the ``torch._int_mm``
+    int8 kernel, so it cannot be patched afterwards: a fresh interpreter with
+    ``ATEN_CPU_CAPABILITY=avx2`` makes torch (and so bitsandbytes) see a CPU without AVX512.
+    Where the CPU has no AVX512, the suite's own 8-bit test already takes that path.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if torch.backends.cpu.get_cpu_capability() != "AVX512":
+        pytest.skip("this CPU has no AVX512: test_gpu_profiles_on_cpu's 8-bit test already runs the plain path")
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "t"),
+         "tests/test_gpu_profiles_on_cpu.py", "-k", "seed"],
+        cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
