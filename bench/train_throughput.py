@@ -32,7 +32,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 XGEN_SHAPE = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                   num_attention_heads=32, num_key_value_heads=32, vocab_size=51200)
-TINY_SHAPE = dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+TINY_SHAPE = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=4, vocab_size=1024)
 
 

@@ -6,10 +6,10 @@ tables below. ``python -m course_utils.sample_data`` rewrites ``assets/alpaca_sa
 asks the held-out capital questions that ``HELD_OUT_CAPITALS`` lists.
 
 The design is deliberate. The tiny base model (built by :mod:`course_utils.tiny_model`) reads
-plain sentences about *every* country's capital, and Alpaca-formatted examples of *other* tasks,
-but it never sees a capital *question* in the instruction format. The sample teaches that
-format on the training countries; notebook 07 then asks about countries the fine-tuning never
-showed, so the score before vs. after measures instruction following, not memorised rows.
+plain text only: sentences about *every* country's capital and about the other tasks' subjects,
+never the Alpaca template and never notebook 07's question wording. The sample teaches the format on the training
+countries; notebook 07 then asks about countries the fine-tuning never showed, so the score
+before vs. after measures instruction following, not memorised rows.
 """
 
 from __future__ import annotations
@@ -214,19 +214,58 @@ def sample_rows(seed: int = 0) -> list[dict[str, str]]:
     return rows
 
 
-def pretraining_texts(seed: int = 1) -> tuple[list[str], list[dict[str, str]]]:
-    """What the tiny base model reads: plain sentences about every capital (held-out ones too)
-    and Alpaca rows of *other* tasks (never a capital question)."""
+def _plain_facts(rng: random.Random) -> list[str]:
+    """Plain sentences about the other tasks' subjects: what the base model knows of them."""
+    facts = []
+    for a, b in _OPPOSITES:
+        facts += [f"{a.capitalize()} is the opposite of {b}.", f"The opposite of {b} is {a}.",
+                  f"The opposite of {a} is {b}."]
+    for animal, group in _ANIMALS:
+        facts += [f"The {animal} is a {group}.", f"A {animal} is a {group}."]
+    for a in range(7):
+        for b in range(7):
+            facts.append(f"{_NUMBER_WORDS[a].capitalize()} plus {_NUMBER_WORDS[b]} is {_NUMBER_WORDS[a + b]}.")
+    for _ in range(20):
+        words = rng.sample(_WORDS, rng.randint(2, 6))
+        facts.append(f"In alphabetical order, {', '.join(words)} become {', '.join(sorted(words))}.")
+        facts.append(f"The list {' '.join(words)} has {_NUMBER_WORDS[len(words)]} words.")
+    for pool in _GUIDES.values():
+        facts += pool
+    return facts
+
+
+def _plain_questions() -> list[str]:
+    """Questions answered in running text, as any prose has them (no template, no capitals)."""
+    return ([f"What is the opposite of {a}? The opposite of {a} is {b}." for a, b in _OPPOSITES]
+            + [f"What kind of animal is a {a}? A {a} is a {g}." for a, g in _ANIMALS])
+
+
+def pretraining_texts(seed: int = 1, per_country: int = 6) -> list[str]:
+    """What the tiny base model reads: plain-text documents of several sentences each.
+
+    Facts about *every* capital (the held-out countries too) and about the other tasks' subjects,
+    written as ordinary prose, with the odd question answered in the text ("Which city is the
+    capital of Peru? The capital of Peru is Lima."). No document uses the instruction template,
+    none asks "What is the capital of ...?" (notebook 07's wording) and none is a single sentence,
+    so the base model knows facts and language but neither the "### Instruction:" format nor when
+    to stop after one answer: fine-tuning has to teach both.
+    """
     rng = random.Random(seed)
-    sentences = [s for c, k in CAPITALS for s in _capital_sentences(c, k)]
-    # Short paragraphs that name the same country several times teach the model to copy a name
-    # it has just read, which answering "What is the capital of X?" needs later.
-    for c, k in CAPITALS:
-        for _ in range(3):
-            sentences.append(" ".join(rng.sample(_capital_sentences(c, k), 3)))
-    sentences += [f"{a.capitalize()} is the opposite of {b}." for a, b in _OPPOSITES]
-    sentences += [f"The {a} is a {g}." for a, g in _ANIMALS]
-    return sentences, _other_task_rows(rng)
+    facts = _plain_facts(rng) + _plain_questions()
+    docs: list[str] = []
+    # Each country gets documents that name it several times between unrelated sentences: the
+    # model learns to copy a name it has read earlier, which answering a question needs.
+    for country, capital in CAPITALS:
+        for _ in range(per_country):
+            about = rng.sample(_capital_sentences(country, capital), 3)
+            about.append(f"Which city is the capital of {country}? The capital of {country} is {capital}.")
+            sentences: list[str] = []
+            for sentence in about:
+                sentences += rng.sample(facts, rng.randint(0, 2)) + [sentence]
+            docs.append(" ".join(sentences + rng.sample(facts, 2)))
+    for _ in range(len(CAPITALS) * per_country // 3):
+        docs.append(" ".join(rng.sample(facts, rng.randint(6, 9))))
+    return docs
 
 
 def write_sample(path: Path) -> Path:

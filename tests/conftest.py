@@ -14,7 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def build_tiny_model(arch: str, out: Path) -> Path:
-    """A random ~0.3M-parameter model of another architecture, with the course's tiny tokenizer."""
+    """A random ~0.5M-parameter model of another architecture, with the course's tiny tokenizer.
+
+    Widths are multiples of 128 like a real model's (tests/test_model_shapes.py checks it)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPTNeoXConfig
 
     from course_utils.profile import TINY_MODEL_DIR
@@ -22,11 +24,11 @@ def build_tiny_model(arch: str, out: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(TINY_MODEL_DIR)
     vocab = 1024
     if arch == "gpt2":
-        config = GPT2Config(vocab_size=vocab, n_positions=512, n_embd=64, n_layer=2, n_head=4,
+        config = GPT2Config(vocab_size=vocab, n_positions=512, n_embd=128, n_layer=2, n_head=4,
                             eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
     elif arch == "gpt_neox":
-        config = GPTNeoXConfig(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                               intermediate_size=128, max_position_embeddings=512,
+        config = GPTNeoXConfig(vocab_size=vocab, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=256, max_position_embeddings=512,
                                eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
     else:
         raise ValueError(arch)

@@ -216,11 +216,12 @@ def _generation_case(o: Objects) -> Case:
     from course_utils.data import format_prompt
     from course_utils.inference import generate
 
-    instruction, word = "Give the opposite of the word.", "hot"
-    right = generate(o.model, o.tokenizer, [format_prompt(instruction, word)], 24)[0]
-    assert right.stopped_at_eos, "the tiny base model answers this task and stops"
-    wrong = generate(o.model, o.tokenizer, [format_prompt(instruction)], 24)[0]
-    return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": 24})
+    # the tiny base model never saw the template: it writes a paragraph (~100 tokens), then EOS
+    instruction, word, n = "Give the opposite of the word.", "hot", 160
+    right = generate(o.model, o.tokenizer, [format_prompt(instruction, word)], n)[0]
+    assert right.stopped_at_eos, "the tiny base model ends its paragraph with EOS"
+    wrong = generate(o.model, o.tokenizer, [format_prompt(instruction)], n)[0]
+    return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": n})
 
 
 CASES: dict[str, Callable[[Objects], Case]] = {

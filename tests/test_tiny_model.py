@@ -1,0 +1,38 @@
+"""The tiny base model's pre-training text and build: plain text, nothing held out leaks, repeatable."""
+
+from __future__ import annotations
+
+import json
+
+from course_utils.data import RESPONSE_MARKER
+from course_utils.sample_data import (HELD_OUT_CAPITALS, held_out_questions, pretraining_texts,
+                                      sample_rows)
+
+
+def test_pretraining_text_is_plain_prose_without_the_template():
+    docs = pretraining_texts()
+    templated = [d for d in docs if "###" in d or RESPONSE_MARKER in d or "Below is an instruction" in d]
+    assert not templated, f"the base model must not see the instruction template: {templated[:2]}"
+    # several sentences per document, so the base model has no habit of stopping after one
+    assert min(d.count(". ") + d.count("? ") + 1 for d in docs) >= 3
+
+
+def test_held_out_questions_appear_nowhere():
+    questions, _ = held_out_questions()
+    text = "\n".join(pretraining_texts())
+    assert not [q for q in questions if q in text], "notebook 07's questions leaked into pre-training"
+    rows = json.dumps(sample_rows())
+    assert not [c for c, _ in HELD_OUT_CAPITALS if c in rows], "a held-out country is in the fine-tuning sample"
+    # the base model does know the facts: every held-out capital is in its reading
+    assert all(f"The capital of {c} is {k}." in text for c, k in HELD_OUT_CAPITALS)
+
+
+def test_build_is_repeatable_and_atomic(tmp_path):
+    from course_utils.tiny_model import build
+
+    first = build(tmp_path / "a", steps=2)
+    second = build(tmp_path / "b", steps=2)
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between two builds"
+    build(first, steps=2)  # rebuilding over an existing folder replaces it whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"], "no temporary folder is left behind"
