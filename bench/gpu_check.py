@@ -37,21 +37,21 @@ from train_throughput import (TINY_SHAPE, XGEN_SHAPE, Row, build_random_model,  
 
 VARLEN = "course_varlen"
 # (label, profile, changes): profile fields (batch_size, attn_implementation, ...) or SFTConfig arguments
-SPEED_RUNS = [
-    ("gpu, sdpa, batch 4 (before)", "gpu", {"attn_implementation": "sdpa", "batch_size": 4}),
-    ("gpu, sdpa, batch 1 x 4", "gpu", {"attn_implementation": "sdpa", "batch_size": 1, "grad_accum": 4}),
-    ("gpu, varlen, batch 4", "gpu", {"attn_implementation": VARLEN, "batch_size": 4}),
-    ("gpu, varlen, batch 8", "gpu", {"attn_implementation": VARLEN, "batch_size": 8}),
+# In the order they are worth a GPU minute: the candidate default, the 2024 baseline, the T4
+# profile's memory, then the levers one at a time (a --budget cuts from the end).
+RUNS = [
     ("gpu, varlen + liger, batch 8", "gpu", {"attn_implementation": VARLEN, "batch_size": 8, "use_liger_kernel": True}),
+    ("seed (2024 recipe: int8 + k-bit prep)", "seed", {}),
+    ("colab (NF4 + checkpointing, defaults)", "colab", {}),
+    ("gpu, sdpa, batch 4 (before)", "gpu", {"attn_implementation": "sdpa", "batch_size": 4}),
+    ("gpu, varlen, batch 8", "gpu", {"attn_implementation": VARLEN, "batch_size": 8}),
+    ("gpu, varlen, batch 4", "gpu", {"attn_implementation": VARLEN, "batch_size": 4}),
+    ("gpu, sdpa, batch 1 x 4", "gpu", {"attn_implementation": "sdpa", "batch_size": 1, "grad_accum": 4}),
+    ("colab, batch 1 x 16", "colab", {"batch_size": 1, "grad_accum": 16}),
     ("gpu, varlen + liger, batch 8, checkpointing", "gpu",
      {"attn_implementation": VARLEN, "batch_size": 8, "use_liger_kernel": True, "gradient_checkpointing": True}),
 ]
-QUANT_RUNS = [
-    ("seed (2024 recipe: int8 + k-bit prep)", "seed", {}),
-    ("colab (NF4 + checkpointing, defaults)", "colab", {}),
-    ("colab, batch 1 x 16", "colab", {"batch_size": 1, "grad_accum": 16}),
-]
-NOTEBOOKS = ["04_model_loading", "05_lora_config", "06_training", "07_inference"]
+NOTEBOOKS = ["06_training", "07_inference", "04_model_loading", "05_lora_config"]  # 06-07 first: they matter most
 
 
 def say(*args) -> None:
@@ -161,12 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--phase", choices=("speed", "quant", "all"), default="all")
     parser.add_argument("--tiny", action="store_true", help="CPU dry run: tiny shapes, 2 steps")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default 6; tiny 2)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default 4; tiny 2)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2; tiny 1)")
     parser.add_argument("--only", default="", help="labels' prefixes to run, separated by | (default: all)")
     parser.add_argument("--no-notebooks", action="store_true")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds: start no further run after this, so the table is always printed")
+    parser.add_argument("--notebook-budget", type=float, default=None,
+                        help="seconds for the notebooks: start no further notebook after this")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "course-gpu-check")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         hw = Hardware(cuda=False)
     cuda = hw.cuda
     shape = TINY_SHAPE if args.tiny else XGEN_SHAPE
-    steps = args.steps or (2 if args.tiny else 6)
+    steps = args.steps or (2 if args.tiny else 4)
     warmup = args.warmup if args.warmup is not None else (1 if args.tiny else 2)
     workdir = args.workdir / ("tiny" if args.tiny else "xgen")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -205,10 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     say(f"matrix-multiply peak: {peak:,.0f} TFLOP/s")
 
     wanted = [p.strip() for p in args.only.split("|") if p.strip()]
-    runs = (SPEED_RUNS if args.phase in ("speed", "all") else []) + \
-           (QUANT_RUNS if args.phase in ("quant", "all") else [])
+    runs = [r for r in RUNS if args.phase == "all" or (r[1] == "gpu") == (args.phase == "speed")]
     runs = [r for r in runs if not wanted or any(r[0].startswith(w) for w in wanted)]
-    if args.phase in ("speed", "all"):
+    if args.phase in ("speed", "all") and "varlen_check" not in saved:
         saved["varlen_check"] = check_varlen(cuda)
         say("varlen attention vs sdpa:", saved["varlen_check"])
     rows = [Row(**r) for r in saved.get("rows", [])]
@@ -234,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             if cuda:
                 torch.cuda.empty_cache()
         rows = [r for r in rows if r.label != label] + [row]
+        saved["rows"] = [asdict(r) for r in rows]
+        results_file.write_text(json.dumps(saved, indent=1))
+        if os.environ.get("OUT"):
+            Path(os.environ["OUT"], "gpu_check_results.json").write_text(json.dumps(saved, indent=1))
         say(f"{label}: {row.tokens_per_s:,.0f} tokens/s, peak {row.peak_gib} GiB, first/last loss "
             f"{row.first_loss:.4f}/{row.final_loss:.4f} {row.error}")
         if first_batch and "loss_check" not in saved and not row.error:
@@ -247,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     results_file.write_text(json.dumps(saved, indent=1))
 
     if args.phase in ("quant", "all") and not args.no_notebooks:
-        left = None if not args.budget else args.budget - (time.perf_counter() - began)
-        saved["notebooks"] = run_notebooks(model_dir, workdir, args.tiny, left)
+        saved["notebooks"] = run_notebooks(model_dir, workdir, args.tiny, args.notebook_budget)
         results_file.write_text(json.dumps(saved, indent=1))
 
     # same-run comparisons: loss of every batch-4 run at step 1 (same data, same seed)
