@@ -223,7 +223,44 @@ def _generation_case(o: Objects) -> Case:
     return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": 24})
 
 
+def _bnb_case(o: Objects) -> Case:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    def config(double: bool) -> Any:
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                  bnb_4bit_use_double_quant=double, bnb_4bit_compute_dtype=torch.bfloat16)
+
+    return Case(config(True), config(False), "bnb_4bit_use_double_quant=True", (),
+                {"compute_dtype": torch.bfloat16})
+
+
+def _all_linear_case(o: Objects) -> Case:
+    from peft import LoraConfig
+
+    head = o.model.get_output_embeddings()
+    count = sum(8 * (m.in_features + m.out_features) for m in o.model.modules()
+                if type(m).__name__ == "Linear" and m is not head)
+    right = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+    wrong = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+    return Case((right, count), (wrong, count), "asks for r=8", (o.model,), {"r": 8})
+
+
+def _unpacked_case(o: Objects) -> Case:
+    """Five unpacked rows of 3, 5, 4, 4, 2 tokens in batches of 2: (3, 5) pads 2 of 10 tokens,
+    (4, 4) none of 8, (2) none of 2, so 2 of 20 tokens are padding."""
+    def trainer(packing: bool, lengths: list[int]) -> Any:
+        args = SimpleNamespace(packing=packing, max_length=8, per_device_train_batch_size=2)
+        return SimpleNamespace(args=args, train_dataset=[{"input_ids": [1] * n} for n in lengths])
+
+    mine = trainer(False, [3, 5, 4, 4, 2])
+    return Case((mine, 5, 0.1), (mine, 5, 0.9), "real tokens", (trainer(True, [8, 8, 2]),))
+
+
 CASES: dict[str, Callable[[Objects], Case]] = {
+    "check_bnb_4bit_config": _bnb_case,
+    "check_lora_all_linear": _all_linear_case,
+    "check_unpacked_rows": _unpacked_case,
     "check_prompt": _prompt_case,
     "check_most_common_instruction": _common_case,
     "check_share_over": _share_case,
