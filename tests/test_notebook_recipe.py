@@ -28,14 +28,14 @@ def _env(tmp_path):
 
 
 def test_notebook_05_lora_config_is_the_recipes(tmp_path):
-    result = run_cells_then(NOTEBOOKS / "05_lora_config.ipynb", _env(tmp_path), LORA_CHECK, upto="LoraConfig(")
+    result = run_cells_then(NOTEBOOKS / "05_lora_config.ipynb", _env(tmp_path), LORA_CHECK, upto="config = LoraConfig(")
     assert result["type"] == "LoraConfig" and result["fields"] > 10
     assert result["diff"] == {}, f"notebook 05's LoraConfig differs from course_utils.recipe: {result['diff']}"
 
 
 def test_notebook_06_trainer_is_the_recipes(tmp_path):
     result = run_cells_then(NOTEBOOKS / "06_training.ipynb", _env(tmp_path), COMPARE_TRAINER_WITH_RECIPE,
-                            upto="SFTTrainer(")
+                            upto="trainer = SFTTrainer(")
     assert result["type"] == "SFTConfig" and result["fields"] > 100
     assert result["args"] == {}, f"notebook 06's SFTConfig differs from course_utils.recipe: {result['args']}"
     assert result["lora"] == {}, f"notebook 06's LoRA config differs from course_utils.recipe: {result['lora']}"
