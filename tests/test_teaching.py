@@ -362,3 +362,31 @@ def test_lora_count_agrees_with_peft_on_gpt2(gpt2_dir, capsys):
         expected = parameter_count(get_peft_model(AutoModelForCausalLM.from_pretrained(gpt2_dir),
                                                   LoraConfig(r=4, target_modules=names)), trainable_only=True)
         assert exercises.check_lora_trainable(expected, model, r=4, targets=targets), capsys.readouterr().out
+
+
+# --- the calls the course teaches are written in the notebooks' code cells ----------------------
+
+TAUGHT_CALLS = {
+    "02": ["load_dataset(", "data_files=", 'split="train"', "validate_alpaca("],
+    "03": ["dataset.map(", "tokenizer(batch[", "batched=True", "np.array(", ".describe("],
+    "04": ["AutoTokenizer.from_pretrained(", "load_xgen_tokenizer()", "tokenizer.pad_token = tokenizer.eos_token",
+           "BitsAndBytesConfig(", "AutoModelForCausalLM.from_pretrained(", "dtype=", "quantization_config=",
+           "device_map="],
+    "05": ["LoraConfig(", "r=", "lora_alpha=", "lora_dropout=", "target_modules=", "task_type=",
+           "get_peft_model("],
+    "06": ["SFTConfig(", "SFTTrainer(", "model=", "args=", "train_dataset=", "eval_dataset=",
+           "processing_class=", "peft_config=", "trainer.train(", "save_pretrained(",
+           "prepare_model_for_kbit_training("],
+    "07": ["PeftModel.from_pretrained(", "return_tensors=", ".generate(", "do_sample=False",
+           "eos_token_id=", "pad_token_id=", "disable_adapter()", "merge_and_unload()", "save_pretrained("],
+}
+
+
+@pytest.mark.parametrize("number", sorted(TAUGHT_CALLS))
+def test_code_cells_write_out_the_taught_calls(number):
+    path = next(p for p in COURSE if p.name.startswith(number))
+    cells = _cells(path)
+    start = next((i for i, (k, s) in enumerate(cells) if k == "markdown" and s.startswith("## Exercises")), len(cells))
+    code = "\n".join(s for k, s in cells[:start] if k == "code")  # the lesson, not the exercises
+    missing = [call for call in TAUGHT_CALLS[number] if call not in code]
+    assert not missing, f"{path.name}'s code cells do not write out {missing}"
