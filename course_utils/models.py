@@ -1,8 +1,11 @@
-"""Loading the model and tokenizer for a profile (notebook 04).
+"""Loading the model and tokenizer for a profile (notebook 04 writes these calls out).
 
-The same functions load XGen-7B from the Hub and the tiny model from a local folder: only the
-name differs. Quantised profiles get a ``BitsAndBytesConfig`` (the 2024 ``load_in_8bit=True``
-argument is gone from ``from_pretrained``).
+:data:`PRECISION_TABLE` is the one place that decides precision: profile precision x machine ->
+the ``from_pretrained`` dtype, ``SFTConfig``'s ``bf16``/``fp16`` flags and the bitsandbytes storage
+bits. Notebooks 04, 06 and 07 and :mod:`course_utils.recipe` all read it through
+:func:`precision_for`. :func:`load_tokenizer` and :func:`load_model` make notebook 04's calls for the
+later notebooks, the script mirror and the benchmark (the 2024 ``load_in_8bit=True`` argument of
+``from_pretrained`` is gone: quantised profiles pass a ``BitsAndBytesConfig``).
 """
 
 from __future__ import annotations
@@ -127,7 +130,9 @@ def _wrap_load_error(name: str, exc: Exception) -> ModelLoadError:
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    """The tokenizer for ``name``, with a pad token (EOS reused when the tokenizer has none)."""
+    """The tokenizer for ``name``, with a pad token (EOS reused when the tokenizer has none): notebook
+    04's ``AutoTokenizer.from_pretrained`` (XGen-7B: :func:`course_utils.xgen.load_xgen_tokenizer`)
+    and its pad-token decision."""
     if name == XGEN_ID:
         from .xgen import load_xgen_tokenizer
 
