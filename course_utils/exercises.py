@@ -11,6 +11,15 @@ returns a bool:
 A checker never raises on a wrong answer, whatever its type. It works the right answer out
 itself from the data, tokenizer, model or trainer you pass, so it holds for every profile, not
 just for the numbers of the ``smoke`` run. Worked solutions: ``solutions/NN_solutions.ipynb``.
+
+The checkers, in sections per notebook below:
+
+- 02 · data: ``check_prompt``, ``check_most_common_instruction``
+- 03 · lengths: ``check_share_over``, ``check_smallest_max_length``
+- 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``
+- 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_alpha_for_rank``, ``check_lora_all_linear``
+- 06 · training: ``check_steps_per_epoch``, ``check_loss_share``, ``check_warmup_steps``, ``check_unpacked_rows``
+- 07 · inference: ``check_score``, ``check_generation``
 """
 
 from __future__ import annotations
@@ -31,9 +40,9 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
-    "check_alpha_for_rank", "check_completion_ids", "check_generation", "check_lora_scale",
+    "check_alpha_for_rank", "check_bnb_4bit_config", "check_lora_all_linear", "check_completion_ids", "check_generation", "check_lora_scale",
     "check_lora_trainable", "check_loss_share", "check_most_common_instruction", "check_prompt",
-    "check_score", "check_share_over", "check_smallest_max_length", "check_steps_per_epoch",
+    "check_score", "check_share_over", "check_smallest_max_length", "check_steps_per_epoch", "check_unpacked_rows",
     "check_warmup_steps", "check_weight_bytes",
 ]
 
@@ -188,7 +197,7 @@ def check_share_over(answer: float | None, texts: Sequence[str], tokenizer: PreT
         (sum(n >= limit for n in tokens) / len(tokens),
          "'longer than' means strictly more tokens: a row of exactly the limit fits."),
         (share_over(token_lengths(texts, tokenizer, add_eos=False), limit),
-         "count the EOS token the trainer appends too, as token_lengths does."),
+         "count the EOS token the trainer appends too: one more token per row."),
         (share_over(char_lengths(texts), limit),
          "that is the share in characters; max_length counts tokens."),
         (1 - truth, "that is the share of rows that fit; the question asks for the rows that are cut."),
@@ -297,6 +306,34 @@ def check_completion_ids(answer: Sequence[int] | None, tokenizer: PreTrainedToke
     else:
         hint = "tokenize `text` with add_special_tokens=False, then append tokenizer.eos_token_id."
     return _wrong("these are not the ids the trainer learns.", hint)
+
+
+def check_bnb_4bit_config(answer: Any, compute_dtype: Any) -> bool:
+    """Notebook 04, exercise 3: a ``BitsAndBytesConfig`` for QLoRA: 4-bit NF4 weights, double
+    quantization, matrix multiplies in ``compute_dtype``.
+
+    Checked on the learner's own config object, field by field.
+    """
+    if _unanswered(answer):
+        return _not_answered("write BitsAndBytesConfig(...) with the four settings.")
+    if type(answer).__name__ != "BitsAndBytesConfig":
+        return _wrong(f"expected a BitsAndBytesConfig, got {type(answer).__name__}.",
+                      "from transformers import BitsAndBytesConfig, then call it with keywords.")
+    checks = [
+        (bool(getattr(answer, "load_in_4bit", False)) and not getattr(answer, "load_in_8bit", False),
+         "store the weights in 4 bits: load_in_4bit=True (and not load_in_8bit)."),
+        (getattr(answer, "bnb_4bit_quant_type", None) == "nf4",
+         "the levels are NF4: bnb_4bit_quant_type=\"nf4\" (the default is \"fp4\")."),
+        (getattr(answer, "bnb_4bit_use_double_quant", False) is True,
+         "double quantization is off by default: bnb_4bit_use_double_quant=True."),
+        (getattr(answer, "bnb_4bit_compute_dtype", None) == compute_dtype,
+         f"matrix multiplies run in the compute dtype: bnb_4bit_compute_dtype={compute_dtype}."),
+    ]
+    for ok, hint in checks:
+        if not ok:
+            return _wrong("this configuration differs from QLoRA's.", hint)
+    return _right(f"4-bit NF4 weights with double quantization, computing in {compute_dtype}: "
+                  "about 0.5 byte per weight instead of 2.")
 
 
 # --- notebook 05 · LoRA ------------------------------------------------------------------------
@@ -429,6 +466,55 @@ def check_alpha_for_rank(answer: float | None, config: LoraConfig, new_r: int) -
                   f"{_scale(value, new_r, rslora):g}, not {scale:g}.", hint)
 
 
+def check_lora_all_linear(answer: tuple[Any, int] | None, model: PreTrainedModel, r: int = 8) -> bool:
+    """Notebook 05, exercise 4: a ``LoraConfig`` of rank ``r`` on every linear layer, and the
+    trainable parameters of ``get_peft_model`` with it.
+
+    ``answer`` is the pair ``(config, count)``. The config is checked field by field; the count is
+    worked out from ``model`` (the learner's base model): ``r * (in + out)`` over every linear
+    layer but the output head.
+    """
+    if _unanswered(answer):
+        return _not_answered("give the pair (LoraConfig(...), trainable parameters).")
+    pair = list(answer) if isinstance(answer, (tuple, list)) else []
+    if len(pair) != 2 or type(pair[0]).__name__ != "LoraConfig":
+        return _wrong(f"expected a pair (LoraConfig, count), got {str(answer)[:80]!r}.",
+                      "answer = (config, count), with config = LoraConfig(r=..., ...).")
+    config, count = pair
+    shapes = _adapted_layers(model, "all-linear")
+    output = model.get_output_embeddings()
+    needed = {name.rsplit(".", 1)[-1] for name, m in model.named_modules()
+              if _linear_shape(m) is not None and m is not output
+              and not any(p.startswith("lora_") or p == "base_layer" for p in name.split("."))}
+    targets = config.target_modules  # get_peft_model turns "all-linear" into the full layer names
+    every_linear = targets == "all-linear" or (
+        targets is not None and not isinstance(targets, str)
+        and {t.rsplit(".", 1)[-1] for t in targets} >= needed)
+    if config.r != r:
+        return _wrong(f"the config has r={config.r}.", f"this exercise asks for r={r}.")
+    if not every_linear:
+        return _wrong(f"target_modules={targets!r} leaves some linear layers without an adapter.",
+                      'target_modules="all-linear" lets peft find every linear layer but the output head.')
+    if str(getattr(config.task_type, "value", config.task_type)) != "CAUSAL_LM":
+        return _wrong(f"task_type={config.task_type!r}.",
+                      'the model predicts the next token: task_type="CAUSAL_LM".')
+    truth = _lora_count(shapes, r)
+    value = _whole(count)
+    if value == truth:
+        total = parameter_count(model)
+        return _right(f"r={r} on {len(shapes)} linear layers: {truth:,} trainable parameters, "
+                      f"{truth / (total + truth):.2%} of the wrapped model.")
+    if value is None:
+        hint = "the count is a whole number: parameter_count(peft_model, trainable_only=True)."
+    elif value == _lora_count(shapes, 16):
+        hint = "that is the count for r=16: did you wrap with the course's config instead of yours?"
+    elif value > truth * 10:
+        hint = "count only the trainable parameters (trainable_only=True), not the whole model."
+    else:
+        hint = "wrap `base` with your config (get_peft_model) and count what requires a gradient."
+    return _wrong(f"{count} is not the trainable count of this adapter.", hint)
+
+
 # --- notebook 06 · training --------------------------------------------------------------------
 
 def _steps_per_epoch(trainer: Any) -> int:
@@ -474,13 +560,10 @@ def check_steps_per_epoch(answer: int | None, trainer: Any) -> bool:
 
 
 def _loss_tokens(row: dict[str, Any]) -> tuple[int, int]:
-    """(tokens carrying loss, all tokens) of one training row."""
-    ids = row["input_ids"]
-    if "labels" in row:
-        return sum(x != -100 for x in row["labels"]), len(ids)
-    if "completion_mask" in row:
-        return sum(row["completion_mask"]), len(ids)
-    return len(ids), len(ids)  # a plain text dataset trains on every token
+    """(tokens carrying loss, all tokens) of one training row (the recipe's definition)."""
+    from .recipe import tokens_with_loss
+
+    return tokens_with_loss(row), len(row["input_ids"])
 
 
 def check_loss_share(answer: float | None, trainer: Any) -> bool:
@@ -546,6 +629,56 @@ def check_warmup_steps(answer: int | None, trainer: Any) -> bool:
     return _wrong(f"{answer} is not the number of warm-up steps.", hint)
 
 
+def _padding_in_order(lengths: Sequence[int], batch: int) -> float:
+    """Share of padding when rows are batched in order and each batch is padded to its longest row."""
+    padded = pad = 0
+    for start in range(0, len(lengths), batch):
+        chunk = lengths[start:start + batch]
+        padded += max(chunk) * len(chunk)
+        pad += max(chunk) * len(chunk) - sum(chunk)
+    return pad / padded if padded else 0.0
+
+
+def check_unpacked_rows(answer: tuple[Any, int, float] | None, trainer: Any) -> bool:
+    """Notebook 06, exercise 4: a trainer built without packing, its rows and its padding.
+
+    ``answer`` is ``(unpacked_trainer, rows, padding_share)``. The learner's trainer must have
+    ``packing=False`` and the packed ``trainer``'s ``max_length`` and batch size; rows and padding
+    are worked out from its own ``train_dataset`` (batches in order, padded to their longest row).
+    """
+    if _unanswered(answer):
+        return _not_answered("give (your SFTTrainer without packing, its rows, the padding share).")
+    triple = list(answer) if isinstance(answer, (tuple, list)) else []
+    if len(triple) != 3 or not hasattr(triple[0], "args") or not hasattr(triple[0], "train_dataset"):
+        return _wrong(f"expected (trainer, rows, padding share), got {str(answer)[:80]!r}.",
+                      "answer = (unpacked, len(unpacked.train_dataset), share), with unpacked = SFTTrainer(...).")
+    mine, rows, share = triple
+    args, packed = mine.args, trainer.args
+    if getattr(args, "packing", None) is not False:
+        return _wrong("your trainer still packs.", "pass packing=False to SFTConfig.")
+    for name in ("max_length", "per_device_train_batch_size"):
+        if getattr(args, name, None) != getattr(packed, name, None):
+            return _wrong(f"{name}={getattr(args, name, None)}, but the packed run uses {getattr(packed, name, None)}.",
+                          f"pass {name}=args.{name}, so only the packing differs.")
+    lengths = [len(r["input_ids"]) for r in mine.train_dataset]
+    truth_rows = len(lengths)
+    truth_share = _padding_in_order(lengths, args.per_device_train_batch_size)
+    if _whole(rows) != truth_rows:
+        hint = ("without packing, each example is one row: count len(your_trainer.train_dataset)."
+                if _whole(rows) != len(trainer.train_dataset) else
+                "that is the packed trainer's row count; count the rows of *your* trainer.")
+        return _wrong(f"{rows} is not the number of rows.", hint)
+    value = _number(share)
+    if value is None or not _same(value, truth_share):
+        hint = _share_hints(value if value is not None else -1.0, truth_share,
+                            [(1 - truth_share, "that is the share of real tokens; padding is the rest.")],
+                            "for each batch of rows in order: pad = longest x rows - sum of lengths; "
+                            "add up the pads and divide by the padded tokens.")
+        return _wrong(f"{share} is not the padding share.", hint)
+    return _right(f"{truth_rows} rows (one per example) against {len(trainer.train_dataset)} packed rows; "
+                  f"{truth_share:.1%} of each padded batch would be padding, which packing avoids.")
+
+
 # --- notebook 07 · inference -------------------------------------------------------------------
 
 def check_score(answer: float | None, answers: Sequence[Answer], expected: Sequence[str]) -> bool:
@@ -593,8 +726,8 @@ def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrai
     elif isinstance(answer, str):
         text, stopped = answer, None
     else:
-        return _wrong(f"expected an Answer (or its text), got {type(answer).__name__}.",
-                      "generate(...) returns a list of Answer objects: take the first.")
+        return _wrong(f"expected the answer's text (or an Answer), got {type(answer).__name__}.",
+                      "decode the new tokens: tokenizer.decode(new_tokens, skip_special_tokens=True).")
     truth = generate(model, tokenizer, [format_prompt(instruction, input)], max_new_tokens)[0]
     if text.strip() == truth.text:
         if stopped is False or not truth.stopped_at_eos:
@@ -602,7 +735,10 @@ def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrai
                           "give it more new tokens (max_new_tokens) so it can finish.")
         return _right(f"{truth.text!r}, stopped at EOS after {truth.new_tokens} new tokens.")
     without = generate(model, tokenizer, [format_prompt(instruction)], max_new_tokens)[0]
-    if stopped is False and text.strip() and truth.text.startswith(text.strip()):
+    if text.startswith(format_prompt(instruction, input)[:40]):
+        hint = ("generate returns the prompt and the answer: decode only the new tokens, "
+                "output[0, inputs['input_ids'].shape[1]:].")
+    elif stopped is False and text.strip() and truth.text.startswith(text.strip()):
         hint = "it ran out of new tokens before EOS: raise max_new_tokens."
     elif text.strip() == without.text:
         hint = "the prompt lost the input: use the template with '### Input:' (pass the input)."

@@ -1,4 +1,9 @@
-"""Generation, base-vs-fine-tuned comparison, and merging (notebook 07)."""
+"""Generation and scoring helpers (notebook 07).
+
+Notebook 07 writes the calls out once (``PeftModel.from_pretrained``, ``tokenizer(...)``,
+``model.generate(...)``, ``disable_adapter()``, ``merge_and_unload()``); :func:`generate` and
+:func:`ask` repeat its generate call for a list of prompts, with left padding.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from .data import RESPONSE_MARKER, format_prompt
 from .errors import MissingArtifactError
-from .files import atomic_dir
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -78,15 +82,6 @@ def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:
     return PeftModel.from_pretrained(base, str(adapter_dir))
 
 
-def compare(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
-            max_new_tokens: int = 64) -> tuple[list[Answer], list[Answer]]:
-    """Answers of the same ``PeftModel`` with its adapter switched off (base) and on (tuned)."""
-    with model.disable_adapter():
-        base = ask(model, tokenizer, instructions, max_new_tokens=max_new_tokens)
-    tuned = ask(model, tokenizer, instructions, max_new_tokens=max_new_tokens)
-    return base, tuned
-
-
 def contains_answer(answer: Answer, expected: str) -> bool:
     """The expected phrase appears in the answer (case-insensitive) and the answer stopped."""
     return answer.stopped_at_eos and expected.lower() in answer.text.lower()
@@ -97,18 +92,5 @@ def score(answers: list[Answer], expected: list[str]) -> float:
     return sum(contains_answer(a, e) for a, e in zip(answers, expected)) / max(len(expected), 1)
 
 
-def merge_and_save(model: Any, tokenizer: PreTrainedTokenizerBase, path: Path) -> Path:
-    """Fold the adapter into the base weights and save a plain model (atomically).
-
-    After this the model no longer needs peft to load. ``merge_and_unload`` changes ``model``
-    in place, so call it after the comparisons.
-    """
-    merged = model.merge_and_unload()
-    with atomic_dir(Path(path)) as tmp:
-        merged.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    return Path(path)
-
-
-__all__ = ["Answer", "RESPONSE_MARKER", "ask", "compare", "contains_answer", "generate",
-           "load_with_adapter", "merge_and_save", "score"]
+__all__ = ["Answer", "RESPONSE_MARKER", "ask", "contains_answer", "generate", "load_with_adapter",
+           "score"]

@@ -1,8 +1,11 @@
-"""Loading the model and tokenizer for a profile (notebook 04).
+"""Loading the model and tokenizer for a profile (notebook 04 writes these calls out).
 
-The same functions load XGen-7B from the Hub and the tiny model from a local folder: only the
-name differs. Quantised profiles get a ``BitsAndBytesConfig`` (the 2024 ``load_in_8bit=True``
-argument is gone from ``from_pretrained``).
+:data:`PRECISION_TABLE` is the one place that decides precision: profile precision x machine ->
+the ``from_pretrained`` dtype, ``SFTConfig``'s ``bf16``/``fp16`` flags and the bitsandbytes storage
+bits. Notebooks 04, 06 and 07 and :mod:`course_utils.recipe` all read it through
+:func:`precision_for`. :func:`load_tokenizer` and :func:`load_model` make notebook 04's calls for the
+later notebooks, the script mirror and the benchmark (the 2024 ``load_in_8bit=True`` argument of
+``from_pretrained`` is gone: quantised profiles pass a ``BitsAndBytesConfig``).
 """
 
 from __future__ import annotations
@@ -19,32 +22,84 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-def torch_dtype(profile: Profile, hw: Hardware | None = None) -> torch.dtype:
-    """The dtype for the weights that stay unquantised and for the matrix multiplies.
+# The one table that decides precision (notebooks 04 and 06, the recipe, the benchmark read it):
+# profile precision x machine -> (from_pretrained dtype, SFTConfig bf16, SFTConfig fp16, storage bits).
+# "gpu-bf16": compute capability >= 8.0 (A100, H100, L4...); "gpu": older cards such as the T4.
+# A missing pair is refused: bf16 needs a GPU that has it.
+PRECISION_TABLE: dict[tuple[str, str], tuple[str, bool, bool, int | None]] = {
+    ("fp32", "cpu"):      ("float32",  False, False, None),
+    ("fp32", "gpu"):      ("float32",  False, False, None),
+    ("fp32", "gpu-bf16"): ("float32",  False, False, None),
+    ("bf16", "gpu-bf16"): ("bfloat16", True,  False, None),
+    ("fp16", "cpu"):      ("float32",  False, False, None),
+    ("fp16", "gpu"):      ("float16",  False, True,  None),
+    ("fp16", "gpu-bf16"): ("float16",  False, True,  None),
+    ("nf4",  "cpu"):      ("float32",  False, False, 4),     # bitsandbytes 4-bit runs on a CPU too
+    ("nf4",  "gpu"):      ("float16",  False, True,  4),     # Colab's T4: QLoRA with fp16 compute
+    ("nf4",  "gpu-bf16"): ("bfloat16", True,  False, 4),
+    ("int8", "cpu"):      ("float32",  False, False, 8),
+    ("int8", "gpu"):      ("float16",  False, False, 8),     # the 2024 recipe set no mixed-precision flag
+    ("int8", "gpu-bf16"): ("bfloat16", False, False, 8),
+}
 
-    bf16 needs compute capability >= 8.0; on an older GPU (a T4) the quantised profiles compute
-    in fp16, and on a CPU everything stays fp32.
-    """
+
+@dataclass(frozen=True)
+class Precision:
+    """One row of :data:`PRECISION_TABLE`, for a profile on a machine."""
+
+    dtype: torch.dtype  # ``from_pretrained(dtype=...)``, and the 4-bit compute dtype
+    bf16: bool  # ``SFTConfig(bf16=...)``: mixed precision in bfloat16
+    fp16: bool  # ``SFTConfig(fp16=...)``: mixed precision in float16 (GPUs without bf16)
+    bits: int | None  # 4 or 8: weights stored by bitsandbytes; None: stored in ``dtype``
+    gpu: bool  # the model goes to GPU 0 (``device_map``), else it stays on the CPU
+
+    @property
+    def device_map(self) -> dict[str, int] | None:
+        """``from_pretrained(device_map=...)``: the whole model on GPU 0, or None on a CPU."""
+        return {"": 0} if self.gpu else None
+
+    @property
+    def optim(self) -> str:
+        """AdamW as one fused kernel on a GPU; the plain PyTorch loop on a CPU."""
+        return "adamw_torch_fused" if self.gpu else "adamw_torch"
+
+
+def _machine(hw: Hardware) -> str:
+    if not hw.cuda:
+        return "cpu"
+    return "gpu-bf16" if hw.bf16 else "gpu"
+
+
+def precision_for(profile: Profile, hw: Hardware | None = None) -> Precision:
+    """Look the profile's precision up in :data:`PRECISION_TABLE` for this machine."""
     import torch
 
     hw = detect_hardware() if hw is None else hw
-    if profile.precision == "bf16":
-        if not hw.bf16:
+    row = PRECISION_TABLE.get((profile.precision, _machine(hw)))
+    if row is None:
+        if profile.precision == "bf16":
             raise ConfigError(
                 f"bf16 was asked for, but {hw.name} does not support it (compute capability "
                 f"{hw.capability[0]}.{hw.capability[1]} < 8.0)",
                 "use COURSE_PROFILE=colab (4-bit weights, fp16 compute) on this GPU")
-        return torch.bfloat16
-    if profile.precision == "fp32" or not hw.cuda:
-        return torch.float32
-    if profile.precision == "fp16":
-        return torch.float16
-    return torch.bfloat16 if hw.bf16 else torch.float16
+        raise ConfigError(f"unknown precision '{profile.precision}'",
+                          f"use one of: {', '.join(sorted({p for p, _ in PRECISION_TABLE}))}")
+    dtype, bf16, fp16, bits = row
+    return Precision(getattr(torch, dtype), bf16, fp16, bits, hw.cuda)
+
+
+def torch_dtype(profile: Profile, hw: Hardware | None = None) -> torch.dtype:
+    """The dtype for the weights that stay unquantised and for the matrix multiplies."""
+    return precision_for(profile, hw).dtype
 
 
 def quantization_config(profile: Profile, hw: Hardware | None = None) -> Any | None:
-    """``BitsAndBytesConfig`` for the 4-bit (``nf4``) and 8-bit (``int8``) profiles, else None."""
-    if not profile.quantized:
+    """``BitsAndBytesConfig`` for the 4-bit (``nf4``) and 8-bit (``int8``) profiles, else None.
+
+    Built with the same keywords notebook 04 writes out (the 4-bit ones are ignored at 8 bits).
+    """
+    precision = precision_for(profile, hw)
+    if precision.bits is None:
         return None
     from transformers import BitsAndBytesConfig
 
@@ -55,11 +110,13 @@ def quantization_config(profile: Profile, hw: Hardware | None = None) -> Any | N
             f"the '{profile.name}' profile stores weights in {profile.precision}, but bitsandbytes "
             f"cannot be used here ({type(exc).__name__}: {exc})",
             "pip install bitsandbytes (see requirements.txt), or use COURSE_PROFILE=gpu") from exc
-    if profile.precision == "int8":
-        return BitsAndBytesConfig(load_in_8bit=True)
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch_dtype(profile, hw))
+        load_in_4bit=precision.bits == 4,
+        load_in_8bit=precision.bits == 8,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=precision.dtype,
+    )
 
 
 def _wrap_load_error(name: str, exc: Exception) -> ModelLoadError:
@@ -73,7 +130,9 @@ def _wrap_load_error(name: str, exc: Exception) -> ModelLoadError:
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    """The tokenizer for ``name``, with a pad token (EOS reused when the tokenizer has none)."""
+    """The tokenizer for ``name``, with a pad token (EOS reused when the tokenizer has none): notebook
+    04's ``AutoTokenizer.from_pretrained`` (XGen-7B: :func:`course_utils.xgen.load_xgen_tokenizer`)
+    and its pad-token decision."""
     if name == XGEN_ID:
         from .xgen import load_xgen_tokenizer
 
@@ -107,23 +166,19 @@ def ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerB
 
 
 def load_model(profile: Profile, hw: Hardware | None = None) -> PreTrainedModel:
-    """``from_pretrained`` with the profile's dtype and quantisation, on the GPU when there is one."""
+    """Notebook 04's ``from_pretrained`` call: the profile's dtype and quantisation, on GPU 0 when
+    there is one (a test checks the two stay equal)."""
     from transformers import AutoModelForCausalLM
 
     from .attention import implementation
     from .checks import check_model_folder  # [issue 11] a base model's folder, a causal decoder?
 
     check_model_folder(profile.model)
-    hw = detect_hardware() if hw is None else hw
-    kwargs: dict[str, Any] = {"dtype": torch_dtype(profile, hw),
-                              "attn_implementation": implementation(profile.attn_implementation)}
-    quant = quantization_config(profile, hw)
-    if quant is not None:
-        kwargs["quantization_config"] = quant
-    if hw.cuda:
-        kwargs["device_map"] = {"": 0}
+    precision = precision_for(profile, hw)
     try:
-        return AutoModelForCausalLM.from_pretrained(profile.model, **kwargs)
+        return AutoModelForCausalLM.from_pretrained(
+            profile.model, dtype=precision.dtype, quantization_config=quantization_config(profile, hw),
+            device_map=precision.device_map, attn_implementation=implementation(profile.attn_implementation))
     except Exception as exc:
         raise _wrap_load_error(profile.model, exc) from exc
 

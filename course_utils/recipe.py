@@ -1,7 +1,11 @@
-"""LoRA and SFT configuration, and the trainer factory (notebooks 05 and 06).
+"""The one recipe: LoRA and SFT configuration and the trainer factory.
 
-:func:`make_trainer` is the single way the course builds a trainer: notebook 06, the script
-mirror ``python -m course_utils.finetune`` and the benchmark all call it.
+Notebooks 05 and 06 write these calls out in their cells (``LoraConfig(...)``, ``SFTConfig(...)``,
+``SFTTrainer(...)``), filled from the same profile fields and the same precision table
+(:data:`course_utils.models.PRECISION_TABLE`); ``tests/test_notebook_recipe.py`` executes the
+notebooks in a kernel and checks that their objects equal these. The script mirror
+``python -m course_utils.finetune`` (through :func:`course_utils.runs.run`) and the benchmark
+build their trainer with :func:`make_trainer`.
 """
 
 from __future__ import annotations
@@ -73,9 +77,9 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
     """
     from trl import SFTConfig
 
-    hw = detect_hardware() if hw is None else hw
-    bf16 = hw.cuda and profile.precision in ("bf16", "nf4") and hw.bf16
-    fp16 = hw.cuda and profile.precision in ("fp16", "nf4") and not hw.bf16
+    from .models import precision_for
+
+    precision = precision_for(profile, hw)
     kwargs: dict[str, Any] = dict(
         output_dir=str(profile.checkpoint_dir),
         per_device_train_batch_size=profile.batch_size,
@@ -86,7 +90,7 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         warmup_steps=profile.warmup,
         num_train_epochs=profile.epochs,
         max_steps=profile.max_steps,
-        optim="adamw_torch_fused" if hw.cuda else "adamw_torch",
+        optim=precision.optim,
         logging_steps=profile.logging_steps,
         save_strategy="steps",
         save_steps=profile.save_steps,
@@ -95,10 +99,10 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         eval_steps=profile.eval_steps,
         max_length=profile.max_length,
         packing=profile.packing,
-        bf16=bf16,
-        fp16=fp16,
+        bf16=precision.bf16,
+        fp16=precision.fp16,
         activation_checkpointing=profile.gradient_checkpointing,  # was gradient_checkpointing
-        use_cpu=not hw.cuda,
+        use_cpu=not precision.gpu,
         report_to="none",
         seed=0,
     )
@@ -214,13 +218,25 @@ def packing_is_isolated(model: Any, tokenizer: PreTrainedTokenizerBase, first: s
     return bool(((packed - alone).abs().max() <= tolerance * max(1.0, alone.abs().max())).item())
 
 
+def tokens_with_loss(row: dict[str, Any]) -> int:
+    """The course's one definition of the tokens of a prepared training row that carry loss.
+
+    trl 1.16 folds the prompt/completion split into a ``labels`` column (-100: no loss); older trl
+    kept a ``completion_mask`` (1: loss) for its collator; a plain ``text`` row trains every token.
+    """
+    if "labels" in row:
+        return sum(x != -100 for x in row["labels"])
+    if "completion_mask" in row:
+        return sum(row["completion_mask"])
+    return len(row["input_ids"])
+
+
 def describe_packed_row(trainer: Any, index: int = 0) -> dict[str, int]:
     """What one packed training row holds: examples, tokens, tokens that carry loss, EOS tokens."""
     row = trainer.train_dataset[index]
-    labels = row.get("labels", row["input_ids"])  # no labels column: every token is trained
     return {
         "examples": len(row.get("seq_lengths", [0])),
         "tokens": len(row["input_ids"]),
-        "trained_tokens": sum(x != -100 for x in labels),
+        "trained_tokens": tokens_with_loss(row),
         "eos_tokens": row["input_ids"].count(trainer.processing_class.eos_token_id),
     }

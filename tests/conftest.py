@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny random models of other architectures, built locally (no download)."""
+"""Shared test stand-ins: hardware (CPU, T4, A10, H100), tiny random models of other architectures
+built locally (no download), the smoke environment, and running a notebook in a real kernel."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.profile import Hardware
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 sys.path.insert(0, str(Path(__file__).parent))
+
+# What detect_hardware() would report on each machine the course targets (import them from conftest).
+CPU = Hardware(cuda=False)
+T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))  # free Colab: no bf16
+A10 = Hardware(True, "NVIDIA A10G", 22.0, (8, 6))  # bf16, but under 40 GiB
+H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
 
 
 def build_tiny_model(arch: str, out: Path) -> Path:
@@ -76,3 +85,50 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
         os.environ.clear()
         os.environ.update(old)
     return nb
+
+
+def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None) -> dict:
+    """Execute a notebook in a fresh kernel, up to and including the first code cell containing
+    ``upto`` (all cells when None), then the code ``check``, which must print one line
+    ``RESULT <json>``; return that JSON. Lets a test inspect the notebook's own objects."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    if upto is not None:
+        last = next(i for i, c in enumerate(cells) if c.cell_type == "code" and upto in c.source)
+        cells = cells[:last + 1]
+    nb.cells = cells + [nbformat.v4.new_code_cell(check)]
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    line = next(l for l in text.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+# Code run after notebook 06's trainer cell: build the recipe's trainer from the same objects and list
+# every SFTConfig argument and LoRA field where the two differ.
+COMPARE_TRAINER_WITH_RECIPE = """
+import json as _json
+from course_utils.models import load_model as _load_model
+from course_utils.recipe import make_trainer as _make_trainer
+
+_recipe = _make_trainer(profile, _load_model(profile), tokenizer, train_data, eval_data)
+def _diff(a, b):
+    return {k: [repr(a.get(k)), repr(b.get(k))] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+_mine, _theirs = trainer.args.to_dict(), _recipe.args.to_dict()
+print("RESULT " + _json.dumps({
+    "type": type(trainer.args).__name__, "fields": len(_mine), "args": _diff(_mine, _theirs),
+    "lora": _diff(trainer.model.peft_config["default"].to_dict(), _recipe.model.peft_config["default"].to_dict()),
+    "trainable": [trainer.model.get_nb_trainable_parameters()[0], _recipe.model.get_nb_trainable_parameters()[0]],
+}))
+"""

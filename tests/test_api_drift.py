@@ -11,10 +11,8 @@ import warnings
 
 import pytest
 
-from course_utils.profile import Hardware, get_profile
-
-CPU = Hardware(cuda=False)
-T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))
+from course_utils.profile import get_profile
+from conftest import CPU, T4
 
 
 def _record(monkeypatch, module, name):

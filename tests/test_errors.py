@@ -9,11 +9,8 @@ import torch
 from course_utils.data import load_alpaca
 from course_utils.errors import (ConfigError, CourseError, DataError, MissingArtifactError,
                                  ModelLoadError, ProfileError, TrainingError)
-from course_utils.profile import TINY_MODEL_DIR, Hardware, get_profile
-
-CPU = Hardware(cuda=False)
-T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))
-H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
+from course_utils.profile import TINY_MODEL_DIR, get_profile
+from conftest import CPU, T4, H100
 
 
 def assert_readable(err: CourseError, *words: str) -> None:

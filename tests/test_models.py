@@ -4,11 +4,8 @@ import torch
 from course_utils.errors import ConfigError, ModelLoadError
 from course_utils.models import (embedding_report, ensure_pad_token, load_model, load_tokenizer,
                                  quantization_config, torch_dtype)
-from course_utils.profile import TINY_MODEL_DIR, Hardware, get_profile
-
-CPU = Hardware(cuda=False)
-T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))
-H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
+from course_utils.profile import TINY_MODEL_DIR, get_profile
+from conftest import CPU, T4, H100
 
 
 def test_tiny_tokenizer_gets_eos_as_pad():

@@ -3,12 +3,8 @@ from pathlib import Path
 import pytest
 
 from course_utils.errors import ProfileError
-from course_utils.profile import TINY_MODEL_DIR, XGEN_ID, Hardware, get_profile
-
-CPU = Hardware(cuda=False)
-T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))
-A10 = Hardware(True, "NVIDIA A10G", 22.0, (8, 6))
-H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
+from course_utils.profile import TINY_MODEL_DIR, XGEN_ID, get_profile
+from conftest import CPU, T4, A10, H100
 
 
 @pytest.mark.parametrize("hw, expected", [(CPU, "smoke"), (T4, "colab"), (A10, "colab"), (H100, "gpu")])

@@ -3,11 +3,11 @@ import pytest
 from course_utils.data import load_alpaca, to_prompt_completion
 from course_utils.errors import ConfigError
 from course_utils.models import load_model, load_tokenizer
-from course_utils.profile import Hardware, get_profile
+from course_utils.profile import get_profile
 from course_utils.recipe import (check_max_length, describe_packed_row, lora_config,
-                                   lora_target_modules, make_trainer, packing_is_isolated, sft_config)
-
-CPU = Hardware(cuda=False)
+                                   lora_target_modules, make_trainer, packing_is_isolated, sft_config,
+                                   tokens_with_loss)
+from conftest import CPU, H100, T4
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,37 @@ def test_packed_llama_examples_do_not_see_each_other(smoke):
     p, tok = smoke
     model = load_model(p, CPU)
     assert packing_is_isolated(model, tok, "The capital of France is Paris.", "The capital of Peru is Lima.")
+
+
+@pytest.mark.parametrize("name, hw", [("smoke", CPU), ("colab", T4), ("colab", H100), ("gpu", H100),
+                                      ("seed", T4), ("seed", H100)])
+def test_trainer_flags_come_from_the_precision_table(name, hw, monkeypatch):
+    """sft_config's bf16/fp16/optim/use_cpu and the loading dtype are one row of PRECISION_TABLE.
+    (SFTConfig itself refuses bf16 on a machine without such a GPU, so its keywords are recorded.)"""
+    from types import SimpleNamespace
+
+    import trl
+
+    from course_utils.models import PRECISION_TABLE, precision_for, quantization_config
+
+    monkeypatch.setattr(trl, "SFTConfig", lambda **kwargs: SimpleNamespace(**kwargs))
+
+    profile = get_profile(name, hardware=hw, env={})
+    precision = precision_for(profile, hw)
+    machine = "cpu" if not hw.cuda else ("gpu-bf16" if hw.bf16 else "gpu")
+    dtype, bf16, fp16, bits = PRECISION_TABLE[(profile.precision, machine)]
+    assert (str(precision.dtype), precision.bf16, precision.fp16, precision.bits) == (f"torch.{dtype}", bf16, fp16, bits)
+    args = sft_config(profile, hw)
+    assert (args.bf16, args.fp16, args.use_cpu) == (bf16, fp16, not hw.cuda)
+    assert args.optim == ("adamw_torch_fused" if hw.cuda else "adamw_torch") == precision.optim
+    quant = quantization_config(profile, hw)
+    assert (quant is None) == (bits is None)
+    if quant is not None:
+        assert (quant.load_in_4bit, quant.load_in_8bit) == (bits == 4, bits == 8)
+        assert quant.bnb_4bit_compute_dtype == precision.dtype
+
+
+def test_tokens_with_loss_one_definition():
+    assert tokens_with_loss({"input_ids": [1, 2, 3], "labels": [-100, 2, 3]}) == 2
+    assert tokens_with_loss({"input_ids": [1, 2, 3], "completion_mask": [0, 0, 1]}) == 1
+    assert tokens_with_loss({"input_ids": [1, 2, 3]}) == 3

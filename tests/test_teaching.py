@@ -224,7 +224,44 @@ def _generation_case(o: Objects) -> Case:
     return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": n})
 
 
+def _bnb_case(o: Objects) -> Case:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    def config(double: bool) -> Any:
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                  bnb_4bit_use_double_quant=double, bnb_4bit_compute_dtype=torch.bfloat16)
+
+    return Case(config(True), config(False), "bnb_4bit_use_double_quant=True", (),
+                {"compute_dtype": torch.bfloat16})
+
+
+def _all_linear_case(o: Objects) -> Case:
+    from peft import LoraConfig
+
+    head = o.model.get_output_embeddings()
+    count = sum(8 * (m.in_features + m.out_features) for m in o.model.modules()
+                if type(m).__name__ == "Linear" and m is not head)
+    right = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+    wrong = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+    return Case((right, count), (wrong, count), "asks for r=8", (o.model,), {"r": 8})
+
+
+def _unpacked_case(o: Objects) -> Case:
+    """Five unpacked rows of 3, 5, 4, 4, 2 tokens in batches of 2: (3, 5) pads 2 of 10 tokens,
+    (4, 4) none of 8, (2) none of 2, so 2 of 20 tokens are padding."""
+    def trainer(packing: bool, lengths: list[int]) -> Any:
+        args = SimpleNamespace(packing=packing, max_length=8, per_device_train_batch_size=2)
+        return SimpleNamespace(args=args, train_dataset=[{"input_ids": [1] * n} for n in lengths])
+
+    mine = trainer(False, [3, 5, 4, 4, 2])
+    return Case((mine, 5, 0.1), (mine, 5, 0.9), "real tokens", (trainer(True, [8, 8, 2]),))
+
+
 CASES: dict[str, Callable[[Objects], Case]] = {
+    "check_bnb_4bit_config": _bnb_case,
+    "check_lora_all_linear": _all_linear_case,
+    "check_unpacked_rows": _unpacked_case,
     "check_prompt": _prompt_case,
     "check_most_common_instruction": _common_case,
     "check_share_over": _share_case,
@@ -326,3 +363,31 @@ def test_lora_count_agrees_with_peft_on_gpt2(gpt2_dir, capsys):
         expected = parameter_count(get_peft_model(AutoModelForCausalLM.from_pretrained(gpt2_dir),
                                                   LoraConfig(r=4, target_modules=names)), trainable_only=True)
         assert exercises.check_lora_trainable(expected, model, r=4, targets=targets), capsys.readouterr().out
+
+
+# --- the calls the course teaches are written in the notebooks' code cells ----------------------
+
+TAUGHT_CALLS = {
+    "02": ["load_dataset(", "data_files=", 'split="train"', "validate_alpaca("],
+    "03": ["dataset.map(", "tokenizer(batch[", "batched=True", "np.array(", ".describe("],
+    "04": ["AutoTokenizer.from_pretrained(", "load_xgen_tokenizer()", "tokenizer.pad_token = tokenizer.eos_token",
+           "BitsAndBytesConfig(", "AutoModelForCausalLM.from_pretrained(", "dtype=", "quantization_config=",
+           "device_map="],
+    "05": ["LoraConfig(", "r=", "lora_alpha=", "lora_dropout=", "target_modules=", "task_type=",
+           "get_peft_model("],
+    "06": ["SFTConfig(", "SFTTrainer(", "model=", "args=", "train_dataset=", "eval_dataset=",
+           "processing_class=", "peft_config=", "trainer.train(", "save_pretrained(",
+           "prepare_model_for_kbit_training("],
+    "07": ["PeftModel.from_pretrained(", "return_tensors=", ".generate(", "do_sample=False",
+           "eos_token_id=", "pad_token_id=", "disable_adapter()", "merge_and_unload()", "save_pretrained("],
+}
+
+
+@pytest.mark.parametrize("number", sorted(TAUGHT_CALLS))
+def test_code_cells_write_out_the_taught_calls(number):
+    path = next(p for p in COURSE if p.name.startswith(number))
+    cells = _cells(path)
+    start = next((i for i, (k, s) in enumerate(cells) if k == "markdown" and s.startswith("## Exercises")), len(cells))
+    code = "\n".join(s for k, s in cells[:start] if k == "code")  # the lesson, not the exercises
+    missing = [call for call in TAUGHT_CALLS[number] if call not in code]
+    assert not missing, f"{path.name}'s code cells do not write out {missing}"
