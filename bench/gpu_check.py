@@ -41,9 +41,9 @@ VARLEN = "course_varlen"
 # profile's memory, then the levers one at a time (a --budget cuts from the end).
 RUNS = [
     ("gpu default: varlen + liger, batch 8", "gpu", {}),
+    ("gpu, sdpa, batch 4 (before)", "gpu", {"attn_implementation": "sdpa", "batch_size": 4, "liger_kernels": False}),
     ("seed (2024 recipe: int8 + k-bit prep)", "seed", {}),
     ("colab (NF4 + checkpointing, defaults)", "colab", {}),
-    ("gpu, sdpa, batch 4 (before)", "gpu", {"attn_implementation": "sdpa", "batch_size": 4, "liger_kernels": False}),
     ("gpu, varlen, batch 8", "gpu", {"batch_size": 8, "liger_kernels": False}),
     ("gpu, varlen, batch 4", "gpu", {"batch_size": 4, "liger_kernels": False}),
     ("gpu, varlen + liger, batch 4", "gpu", {"batch_size": 4}),
@@ -63,7 +63,8 @@ def versions() -> str:
     import importlib.metadata as md
 
     out = []
-    for name in ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "liger-kernel", "bitsandbytes"):
+    for name in ("torch", "transformers", "trl", "peft", "datasets", "pyarrow", "accelerate", "liger-kernel",
+                 "bitsandbytes"):
         try:
             out.append(f"{name} {md.version(name)}")
         except md.PackageNotFoundError:
