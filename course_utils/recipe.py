@@ -102,7 +102,6 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         bf16=precision.bf16,
         fp16=precision.fp16,
         activation_checkpointing=profile.gradient_checkpointing,  # was gradient_checkpointing
-        use_liger_kernel=profile.liger_kernels,
         use_cpu=not precision.gpu,
         report_to="none",
         seed=0,
