@@ -1,9 +1,10 @@
 """Expected training time and memory before a run, measured figures after it (notebook 06).
 
-The reference throughputs are measurements, each with where it was taken. Rows marked
-``scaled`` are not measured on that card: they scale a measured row by the cards' matrix-multiply
-peaks, which is a rough guide (memory bandwidth and kernel support differ). Replace them with
-your own figures from ``python -m bench.train_throughput`` (see the README).
+This module is the one source of the course's time and memory figures: the README's tables quote
+these numbers (a test checks they agree). Each reference is a measurement with where it was taken;
+rows marked "scaled" are not measured on that card but scale a measured row by the cards'
+matrix-multiply peaks, a rough guide (memory bandwidth and kernel support differ). ``make gpu-check``
+measures them again on your GPU (bench/results/ holds the runs quoted here).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .profile import Hardware, Profile
+from .profile import GPU_BATCH_8_GIB, Hardware, Profile
+
+# One epoch of Stanford Alpaca with XGen-7B's tokenizer: 52,002 rows x ~106 tokens (prompt +
+# response + EOS, measured on real rows: ~4.7 characters per token). Notebook 03 measures your data.
+ALPACA_EPOCH_TOKENS = 5_600_000
+# the colab profile's subsample: 5,000 rows
+COLAB_TOKENS = 530_000
 
 
 @dataclass(frozen=True)
@@ -21,15 +28,16 @@ class Reference:
     where: str
 
 
-# XGen-7B-shaped model, packed 1,024-token rows, LoRA r=16 on q/v, batch 4 (design doc anchor:
-# one H200, plain transformers Trainer + peft, random weights of XGen's shape).
+# `make gpu-check` on one H200 (bench/results/2026-11-27-h200.md): random weights of XGen-7B's
+# shape, packed 1,024-token rows through the course's recipe, LoRA r=16.
 _H200 = {
-    "gpu": Reference(13_449, 34.4, "measured: H200, bf16 LoRA, batch 4"),
-    "seed": Reference(1_740, 12.2, "measured: H200, int8 + k-bit preparation, batch 4"),
-    "colab": Reference(7_453, 9.6, "measured: H200, QLoRA NF4 + checkpointing, batch 4"),
+    ("gpu", 8): Reference(17_919, 41.1, "measured: H200, bf16 LoRA q,v, varlen attention, batch 8"),
+    ("gpu", 4): Reference(14_978, 27.2, "measured: H200, bf16 LoRA q,v, varlen attention, batch 4"),
+    ("seed", 4): Reference(1_310, 27.0, "measured: H200, int8 + k-bit preparation, batch 4"),
+    ("colab", 4): Reference(4_425, 8.6, "measured: H200, NF4 + checkpointing, batch 4 x 4"),
 }
-_PEAK_TFLOPS = {"H200": 792.0, "H100": 792.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "T4": 65.0}
-# the smoke profile on the CI machine: 2 CPU cores, tiny model (notebook 06, this repository)
+_PEAK_TFLOPS = {"H200": 814.0, "H100": 790.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "T4": 65.0}
+# the smoke profile on a 2-core CPU, tiny model (notebook 06 in this repository)
 _SMOKE = Reference(3_700, 0.1, "measured: 2 CPU cores, tiny model")
 
 
@@ -37,16 +45,31 @@ def reference(profile: Profile, hw: Hardware) -> Reference | None:
     """The reference figure for this profile on this hardware, or None when there is none."""
     if profile.name == "smoke":
         return _SMOKE if profile.uses_tiny_model else None
-    base = _H200.get(profile.name)
+    base = _H200.get((profile.name, profile.batch_size))
     if base is None or profile.model.split("/")[-1] != "xgen-7b-8k-base":
         return None
     card = next((k for k in _PEAK_TFLOPS if k in hw.name.upper()), None)
-    if card in ("H200", "H100"):
+    if card == "H200":
         return base
     if card is None:
         return None
     scale = _PEAK_TFLOPS[card] / _PEAK_TFLOPS["H200"]
-    return Reference(base.tokens_per_second * scale, base.peak_gib, f"scaled from the H200 row to {card} by peak TFLOP/s")
+    return Reference(base.tokens_per_second * scale, base.peak_gib,
+                     f"scaled from the H200 to {card} by peak TFLOP/s, not measured")
+
+
+def readme_rows() -> list[tuple[str, str, Reference, int]]:
+    """(profile, card, reference, tokens of one run) for the README's time table."""
+    return [
+        ("gpu", "H200", _H200[("gpu", 8)], ALPACA_EPOCH_TOKENS),
+        ("gpu", f"40 GiB card (batch 4; under {GPU_BATCH_8_GIB} GiB)", _H200[("gpu", 4)], ALPACA_EPOCH_TOKENS),
+        ("seed", "H200", _H200[("seed", 4)], ALPACA_EPOCH_TOKENS),
+        ("colab", "H200", _H200[("colab", 4)], COLAB_TOKENS),
+    ]
+
+
+def minutes(tokens: int, ref: Reference) -> float:
+    return tokens / ref.tokens_per_second / 60
 
 
 def training_tokens(train_dataset: Any) -> int:

@@ -1,0 +1,33 @@
+"""One set of numbers: the README's time and memory table quotes course_utils.estimate, and no
+notebook or README line repeats an old estimate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from course_utils import estimate
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text(encoding="utf-8")
+OLD = ("6.5 M", "~8 min", "~62 min", "~17 min", "tens of minutes", "hours on a T4", "13,449", "1,740 tokens")
+
+
+def test_readme_quotes_the_measured_references():
+    for profile, card, ref, tokens in estimate.readme_rows():
+        row = next((line for line in README.splitlines()
+                    if line.startswith(f"| `{profile}` |") and f"{ref.tokens_per_second:,.0f}" in line), None)
+        assert row is not None, f"README has no {profile} row with {ref.tokens_per_second:,.0f} tokens/s"
+        assert f"{ref.peak_gib:.1f} GiB" in row, row
+        assert f"~{estimate.minutes(tokens, ref):.0f} min" in row, (row, estimate.minutes(tokens, ref))
+    assert "~5.6 M tokens" in README and estimate.ALPACA_EPOCH_TOKENS == 5_600_000
+
+
+def test_no_old_estimates_anywhere():
+    texts = {"README.md": README}
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        texts[path.name] = "\n".join("".join(c["source"]) for c in cells)
+    for name, text in texts.items():
+        for old in OLD:
+            assert old not in text, f"{name} still says {old!r}: quote course_utils.estimate instead"
