@@ -391,3 +391,35 @@ def test_code_cells_write_out_the_taught_calls(number):
     code = "\n".join(s for k, s in cells[:start] if k == "code")  # the lesson, not the exercises
     missing = [call for call in TAUGHT_CALLS[number] if call not in code]
     assert not missing, f"{path.name}'s code cells do not write out {missing}"
+
+
+# --- the course's checks sit in the cells, before (or after) the call they guard ----------------
+
+# (check, call): the check's text comes before the call's first appearance in the lesson's code;
+# call None: the check only has to be there.
+GUARDS = {
+    "02": [("check_data_file(source)", "load_dataset("), ("validate_alpaca(raw, Path(source).name, lines=lines)", None),
+           ("validate_alpaca(raw, source)", None)],
+    "03": [("warn_if_cut(tokens, profile.max_length)", None)],
+    "04": [("check_tokenizer_folder(profile.model)", "tokenizer = AutoTokenizer.from_pretrained("),
+           ("check_model_folder(profile.model)", "model = AutoModelForCausalLM.from_pretrained("),
+           ("AutoModelForCausalLM.from_pretrained(", "check_model(model, tokenizer, profile.max_length)"),
+           ("check_pad_token(tokenizer)", None)],
+    "06": [("before = trainer.evaluate()", "trainer.train("), ("with exclusive(profile.output_dir):", "trainer.train("),
+           ("prepare(profile, train_data, eval_data)", "trainer.train(")],
+    "07": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
+           # issue 12's acceptance on the tiny model: the base loses on eval loss and on format
+           ("assert base_loss > tuned_loss", None), ("assert format_base < format_tuned", None)],
+}
+
+
+@pytest.mark.parametrize("number", sorted(GUARDS))
+def test_checks_are_wired_before_the_calls_they_guard(number):
+    path = next(p for p in COURSE if p.name.startswith(number))
+    cells = _cells(path)
+    start = next((i for i, (k, s) in enumerate(cells) if k == "markdown" and s.startswith("## Exercises")), len(cells))
+    code = "\n".join(s for k, s in cells[:start] if k == "code")
+    for first, then in GUARDS[number]:
+        assert first in code, f"{path.name} does not call {first}"
+        if then is not None:
+            assert then in code and code.index(first) < code.index(then), f"{path.name}: {first} must come before {then}"
