@@ -36,10 +36,11 @@ def _load_kernel() -> Any:
 
 
 def available() -> bool:
-    """True when PyTorch has the varlen kernel and a CUDA GPU is there to run it."""
+    """True when PyTorch has the varlen kernel and a CUDA GPU that can run it (flash attention needs
+    compute capability 8.0 or newer: not a T4)."""
     import torch
 
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() or torch.cuda.get_device_capability() < (8, 0):
         return False
     try:
         _load_kernel()
