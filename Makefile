@@ -6,7 +6,7 @@
 #   make fork REPO=OWNER/REPO [BRANCH=main]  point the Colab badges and install cells to your copy
 #   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
 #   make gpu-check  the instructor's GPU path measured: profiles, levers, loss check, notebooks 04-07
-#                 (one H100/H200, ~8 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
+#                 (one H100/H200, ~5 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
 #   make test-latest  the smoke series against the newest library releases, in .venv-latest/
 #   make lab      open JupyterLab on the notebooks
 #   make clean    remove outputs/ (VENV_CLEAN=1 removes .venv/ too)

@@ -35,7 +35,7 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
     """Greedy answers to already formatted prompts; each stops at EOS or ``max_new_tokens``."""
     import torch
 
-    from .checks import check_prompts  # [issue 11] no empty prompt, prompt + answer fit the model
+    from .checks import check_prompts  # no empty prompt, prompt + answer fit the model
 
     check_prompts(tokenizer, prompts, max_new_tokens, model)
     eos = tokenizer.eos_token_id
@@ -63,7 +63,7 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
 def ask(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
         inputs: list[str] | None = None, max_new_tokens: int = 64) -> list[Answer]:
     """Wrap each instruction in the Alpaca template, then :func:`generate`."""
-    from .checks import check_instructions  # [issue 11] one input per instruction
+    from .checks import check_instructions  # one input per instruction
 
     check_instructions(instructions, inputs)
     inputs = inputs or [""] * len(instructions)
@@ -75,7 +75,7 @@ def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:
     """The base model with notebook 06's LoRA adapter attached (``PeftModel``)."""
     from peft import PeftModel
 
-    from .checks import check_adapter  # [issue 11] complete, and made for this base model
+    from .checks import check_adapter  # complete, and made for this base model
 
     adapter_dir = Path(adapter_dir)
     check_adapter(adapter_dir, base)

@@ -140,7 +140,7 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     else:
         from transformers import AutoTokenizer
 
-        from .checks import check_tokenizer_folder  # [issue 11] tokenizer files present?
+        from .checks import check_tokenizer_folder  # tokenizer files present?
 
         check_tokenizer_folder(name)
         try:
@@ -171,7 +171,7 @@ def load_model(profile: Profile, hw: Hardware | None = None) -> PreTrainedModel:
     from transformers import AutoModelForCausalLM
 
     from .attention import implementation
-    from .checks import check_model_folder  # [issue 11] a base model's folder, a causal decoder?
+    from .checks import check_model_folder  # a base model's folder, a causal decoder?
 
     check_model_folder(profile.model)
     precision = precision_for(profile, hw)

@@ -5,7 +5,7 @@ notebook checks "am I in CI?" itself. The choice, in order:
 
 1. ``COURSE_PROFILE`` (``smoke`` | ``colab`` | ``gpu`` | ``seed``) if set;
 2. otherwise from the hardware: no CUDA GPU -> ``smoke``; a GPU with bf16 (compute capability
-   >= 8.0) and >= 40 GiB -> ``gpu``; any other GPU -> ``colab``.
+   >= 8.0) and a 40 GB card or larger (>= 38 GiB as PyTorch reports it) -> ``gpu``; any other GPU -> ``colab``.
 
 ``COURSE_MODEL`` and ``COURSE_DATA`` override the profile's model and data;
 ``COURSE_OUTPUT_DIR`` moves the output folder (default ``outputs/``; ``~`` is expanded, and the
@@ -31,6 +31,8 @@ PRECISIONS = ("fp32", "bf16", "fp16", "nf4", "int8")
 # the gpu profile trains 8 packed rows per step on a card with this much memory, else 4
 # (XGen-7B shape, bf16 LoRA q,v: peak 41.1 GiB at batch 8, 27.2 GiB at batch 4, measured on an H200)
 GPU_BATCH_8_GIB = 64
+# a "40 GB" card (A100-40GB) reports about 39.4 GiB to PyTorch: it gets the gpu profile too
+GPU_PROFILE_MIN_GIB = 38
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ _PROFILES: dict[str, dict[str, Any]] = {
 def _default_name(hw: Hardware) -> tuple[str, str]:
     if not hw.cuda:
         return "smoke", "no CUDA GPU found, so the offline tiny model runs on the CPU"
-    if hw.bf16 and hw.memory_gib >= 40:
+    if hw.bf16 and hw.memory_gib >= GPU_PROFILE_MIN_GIB:
         return "gpu", f"{hw.name} has {hw.memory_gib:.0f} GiB and bf16 support"
     return "colab", f"{hw.name} ({hw.memory_gib:.0f} GiB, capability {hw.capability}) suits 4-bit QLoRA"
 

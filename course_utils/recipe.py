@@ -1,4 +1,4 @@
-"""The one recipe: LoRA and SFT configuration and the trainer factory.
+"""The one recipe: LoRA and SFT configuration and the function that builds the trainer.
 
 Notebooks 05 and 06 write these calls out in their cells (``LoraConfig(...)``, ``SFTConfig(...)``,
 ``SFTTrainer(...)``), filled from the same profile fields and the same precision table

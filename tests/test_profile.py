@@ -58,3 +58,17 @@ def test_max_steps_override():
     assert get_profile(hardware=CPU, env={"COURSE_MAX_STEPS": "7"}).max_steps == 7
     with pytest.raises(ProfileError, match="not a whole number"):
         get_profile(hardware=CPU, env={"COURSE_MAX_STEPS": "many"})
+
+
+def test_gpu_profile_batch_follows_the_card_memory():
+    """A "40 GB" A100 reports ~39.4 GiB: it gets the gpu profile at batch 4 (27 GiB measured);
+    80 GiB and larger cards get batch 8 (41 GiB measured on an H200)."""
+    from course_utils.profile import Hardware, get_profile
+
+    a100_40 = Hardware(True, "NVIDIA A100-SXM4-40GB", 39.4, (8, 0))
+    h100 = Hardware(True, "NVIDIA H100 80GB HBM3", 79.2, (9, 0))
+    small = get_profile(hardware=a100_40, env={})
+    big = get_profile(hardware=h100, env={})
+    assert (small.name, small.batch_size) == ("gpu", 4)
+    assert (big.name, big.batch_size) == ("gpu", 8)
+    assert big.attn_implementation == small.attn_implementation == "course_varlen"
