@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as err:  # the cause, where, and the fix; no traceback
         print("error: " + "\n".join(err.lines()), file=sys.stderr)
         return 2
+    _leave_process_group()
     if trainer.is_world_process_zero():
         from .recipe import loss_drop, loss_history, tokens_per_second
 
@@ -56,6 +57,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{trainer.args.world_size} process(es)" + (f", {speed:,.0f} tokens/s" if speed else "")
               + f", {fell}; adapter in {profile.adapter_dir}")
     return 0
+
+
+def _leave_process_group() -> None:
+    """Several processes (accelerate launch): wait until rank 0 has saved the adapter, then close
+    the process group. A process that exits with the group still open can abort at exit
+    ("terminate called without an active exception") and fail the whole launch."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
