@@ -36,20 +36,38 @@ from train_throughput import (TINY_SHAPE, XGEN_SHAPE, Row, build_random_model,  
                               measure_peak_tflops, print_table, run_profile)
 
 VARLEN = "course_varlen"
-# (label, profile, changes): profile fields (batch_size, attn_implementation, ...) or SFTConfig arguments
-# In the order they are worth a GPU minute: the candidate default, the 2024 baseline, the T4
-# profile's memory, then the levers one at a time (a --budget cuts from the end).
+# (label, profile, changes): profile fields (batch_size, lora_dropout, ...), SFTConfig arguments
+# (torch_compile, activation_offloading, ...) or the bench's switches (_warmup, _lora_input_cast; see
+# train_throughput.run_profile). In the order they are worth a GPU minute (a --budget cuts from the
+# end): the default, the 2024 baseline and the T4 profile's memory (the ratio and the colab figure
+# need them in the same run), then the levers not measured yet, aimed at the two figures the
+# 2026-11-27 H200 run missed (61 % of the matmul peak, not 70 %; 41.1 GiB at batch 8, not <= 40),
+# then the rows that run already measured, to repeat them on another card.
+#
+# Why these levers (from reading peft 0.21 and counting saved tensors on the CPU, not measured on a
+# GPU yet): peft keeps the adapters in fp32 under a bf16 model, so each LoRA layer casts its input to
+# fp32, applies dropout there, and autocast casts it back to bf16 for the adapter's matmul: per LoRA
+# layer and token that is three extra 4,096-wide passes over memory and a saved bf16 copy plus a
+# dropout mask. Dropout 0 makes peft's dropout an identity (no mask); with the cast off as well, q's
+# and v's adapters share the layer's normed input instead of saving a copy each.
 RUNS = [
     ("gpu default: varlen, batch 8", "gpu", {}),
-    ("gpu, sdpa, batch 4 (before)", "gpu", {"attn_implementation": "sdpa", "batch_size": 4}),
     ("seed (2024 recipe: int8 + k-bit prep)", "seed", {}),
     ("colab (NF4 + checkpointing, defaults)", "colab", {}),
+    ("gpu, batch 8, lora_dropout 0", "gpu", {"lora_dropout": 0.0}),
+    ("gpu, batch 8, lora_dropout 0, no fp32 input cast", "gpu", {"lora_dropout": 0.0, "_lora_input_cast": False}),
+    ("gpu, batch 8, lora_dropout 0 + torch.compile", "gpu", {"lora_dropout": 0.0, "torch_compile": True, "_warmup": 4}),
+    ("gpu, batch 7", "gpu", {"batch_size": 7}),
+    ("gpu, batch 8, activation offloading", "gpu", {"activation_offloading": True}),
     ("gpu, varlen, batch 4", "gpu", {"batch_size": 4}),
+    ("gpu, sdpa, batch 4 (before)", "gpu", {"attn_implementation": "sdpa", "batch_size": 4}),
     ("gpu, varlen + liger, batch 8", "gpu", {"use_liger_kernel": True}),
     ("gpu, varlen, batch 8, checkpointing", "gpu", {"gradient_checkpointing": True}),
     ("gpu, sdpa, batch 1 x 4", "gpu", {"attn_implementation": "sdpa", "batch_size": 1, "grad_accum": 4}),
     ("colab, batch 1 x 16", "colab", {"batch_size": 1, "grad_accum": 16}),
 ]
+# SFTConfig arguments that need a package the CPU dry run lacks (Liger): --tiny leaves them out
+GPU_ONLY = ("use_liger_kernel",)
 NOTEBOOKS = ["06_training", "07_inference", "04_model_loading", "05_lora_config"]  # 06-07 first: they matter most
 
 
@@ -165,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 2; tiny 1)")
     parser.add_argument("--only", default="", help="labels' prefixes to run, separated by | (default: all)")
     parser.add_argument("--no-notebooks", action="store_true")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds: start no further run after this, so the table is always printed")
+    parser.add_argument("--budget", type=float, default=300.0,
+                        help="seconds: start no further run after this, so the table is always printed "
+                             "(default 300: the default, the baselines and the new levers on an H100/H200)")
     parser.add_argument("--notebook-budget", type=float, default=None,
                         help="seconds for the notebooks: start no further notebook after this")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "course-gpu-check")
@@ -220,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{label}: skipped, the --budget of {args.budget:.0f} s is spent")
             continue
         if args.tiny:  # the CPU has no varlen kernel (the profile falls back to sdpa itself) nor Liger
-            changes = {k: v for k, v in changes.items() if k != "use_liger_kernel"}
+            changes = {k: v for k, v in changes.items() if k not in GPU_ONLY}
         try:
             row = run_profile(name, model_dir, steps, warmup, dict(changes), args.tiny, shape, peak, hw,
                               label=label, first_batch=first_batch if not first_batch else None)
@@ -253,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         saved["notebooks"] = run_notebooks(model_dir, workdir, args.tiny, args.notebook_budget)
         results_file.write_text(json.dumps(saved, indent=1))
 
-    # same-run comparisons: loss of every batch-4 run at step 1 (same data, same seed)
-    firsts = {r.label: r.first_loss for r in rows if not r.error and r.batch == "4"}
-    say("\nfirst-step losses of the batch-4 runs (same first batch):",
-        ", ".join(f"{k}: {v:.4f}" for k, v in firsts.items()))
+    # same-run comparisons: runs with the same batch size see the same first batch (same data, same seed)
+    for batch in sorted({r.batch for r in rows if not r.error}):
+        firsts = {r.label: r.first_loss for r in rows if not r.error and r.batch == batch}
+        if len(firsts) > 1:
+            say(f"\nfirst-step losses of the batch-{batch} runs (same first batch):",
+                ", ".join(f"{k}: {v:.4f}" for k, v in firsts.items()))
     say("varlen check:", saved.get("varlen_check", "not run"))
     say("loss check:", saved.get("loss_check", "not run"))
     for line in saved.get("notebooks", []):

@@ -122,9 +122,12 @@ def training_rows(repeat: int):
 def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: dict, tiny: bool,
                 shape: dict, peak: float, hw, label: str = "", first_batch: dict | None = None) -> Row:
     """Train ``warmup + steps`` optimizer steps of profile ``name`` through the course's recipe and
-    time the last ``steps``. ``changes`` set profile fields or SFTConfig arguments. When
-    ``first_batch`` is a dict, the inputs of the first training step are stored in it (for the
-    loss check against a plain model)."""
+    time the last ``steps``. ``changes`` set profile fields or SFTConfig arguments, plus two bench
+    switches: ``_warmup`` (untimed steps for this run, e.g. while ``torch_compile`` compiles) and
+    ``_lora_input_cast=False`` (peft's LoRA layers stop casting their bf16 input to the adapters'
+    fp32; under bf16 autocast the adapter's matmul runs in bf16 either way). When ``first_batch``
+    is a dict, the inputs of the first training step are stored in it (for the loss check against
+    a plain model)."""
     import torch
     from transformers import TrainerCallback
 
@@ -139,6 +142,9 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
         profile = profile.scaled_down().replace(max_length=256, batch_size=4)
         if name == "gpu":  # no bf16 on a CPU: same recipe in fp32
             profile = profile.replace(precision="fp32")
+    changes = dict(changes)
+    warmup = changes.pop("_warmup", warmup)
+    input_cast = changes.pop("_lora_input_cast", True)
     fields = {k: v for k, v in changes.items() if k in type(profile).__dataclass_fields__}
     trainer_args = {k: v for k, v in changes.items() if k not in fields}  # e.g. torch_compile=True
     profile = profile.replace(model=str(model_dir), max_steps=warmup + steps, logging_steps=1, **fields)
@@ -169,6 +175,12 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
     trainer = make_trainer(profile, model, tokenizer, training_rows(repeat), None, hw,
                            save_strategy="no", include_num_input_tokens_seen="non_padding",
                            disable_tqdm=True, **trainer_args)
+    if not input_cast:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for module in trainer.model.modules():
+            if isinstance(module, BaseTunerLayer):
+                module.cast_input_dtype_enabled = False  # what peft.helpers.disable_input_dtype_casting sets
     if first_batch is not None:
         compute_loss = trainer.compute_loss
 
