@@ -96,6 +96,15 @@ def _read_text(path: Path) -> str:
             where=f"line {line} of {path}") from None
 
 
+def _bad_json(path: Path, line: int, exc: json.JSONDecodeError, unit: str) -> DataError:
+    """The error for a line that is not valid JSON (``unit``: "row" in an array, "line" in JSON lines)."""
+    each = "each row is an object" if unit == "row" else "each line is one object"
+    return DataError(f"could not load {path.name}: line {line} is not valid JSON ({exc.msg}, column {exc.colno})",
+                     f"fix or delete that {unit}; {each} such as "
+                     '{"instruction": "...", "input": "", "output": "..."}',
+                     where=f"line {line} of {path}")
+
+
 def check_data_file(path: str | Path) -> list[int] | None:
     """Parse a local json/jsonl/csv file the way ``load_dataset`` will, and say which line is wrong.
 
@@ -118,11 +127,7 @@ def check_data_file(path: str | Path) -> list[int] | None:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataError(f"could not load {path.name}: line {exc.lineno} is not valid JSON ({exc.msg}, "
-                            f"column {exc.colno})",
-                            "fix or delete that row; each row is an object such as "
-                            '{"instruction": "...", "input": "", "output": "..."}',
-                            where=f"line {exc.lineno} of {path}") from None
+            raise _bad_json(path, exc.lineno, exc, "row") from None
         # An array gives no line per row: number the rows from 0 (ds[i]) instead.
         rows = [(-1, row) for row in data]
     else:  # JSON lines: one object per line
@@ -132,11 +137,7 @@ def check_data_file(path: str | Path) -> list[int] | None:
             try:
                 rows.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
-                raise DataError(f"could not load {path.name}: line {number} is not valid JSON ({exc.msg}, "
-                                f"column {exc.colno})",
-                                "fix or delete that line; each line is one object such as "
-                                '{"instruction": "...", "input": "", "output": "..."}',
-                                where=f"line {number} of {path}") from None
+                raise _bad_json(path, number, exc, "line") from None
     lines = []
     for index, (number, row) in enumerate(rows):
         where = f"row {index}" + (f" (line {number} of {path.name})" if number > 0 else f" of {path.name}")
