@@ -6,7 +6,7 @@
 #   make fork REPO=OWNER/REPO [BRANCH=main]  point the Colab badges and install cells to your copy
 #   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
 #   make gpu-check  the instructor's GPU path measured: profiles, levers, loss check, notebooks 04-07
-#                 (one H100/H200, ~5 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
+#                 (one H100/H200, ~8 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
 #   make test-latest  the smoke series against the newest library releases, in .venv-latest/
 #   make lab      open JupyterLab on the notebooks
 #   make clean    remove outputs/ (VENV_CLEAN=1 removes .venv/ too)
@@ -29,10 +29,12 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 setup: $(STAMP)
 
 # torch first, alone and pinned (constraints.txt); every later install keeps it.
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU build (PyPI's Linux torch is the CUDA one).
+TORCH_INDEX ?=
 $(STAMP): constraints.txt requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -c constraints.txt torch
+	$(PIP) -c constraints.txt torch $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) -c constraints.txt -r requirements.txt
 	$(PIP) -c constraints.txt --no-deps -e .
 	touch $(STAMP)

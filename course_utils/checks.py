@@ -239,7 +239,8 @@ def check_adapter(adapter_dir: str | Path, base: Any = None) -> dict[str, Any]:
     if not (adapter_dir / "adapter_config.json").is_file():
         raise MissingArtifactError(
             f"no trained adapter in {adapter_dir}",
-            "run notebooks/06_training.ipynb first (same COURSE_PROFILE and COURSE_OUTPUT_DIR)")
+            "run notebooks/06_training.ipynb first (same COURSE_PROFILE and COURSE_OUTPUT_DIR; on Colab, "
+            "where each notebook has a runtime of its own, keep COURSE_OUTPUT_DIR on Google Drive: README)")
     config = _read_json(adapter_dir / "adapter_config.json")
     weights = next((adapter_dir / w for w in ADAPTER_WEIGHTS if (adapter_dir / w).is_file()), None)
     if weights is None:

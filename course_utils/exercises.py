@@ -393,9 +393,9 @@ def check_lora_trainable(answer: int | None, model: PreTrainedModel, r: int = 8,
     shapes = _adapted_layers(model, names)
     truth = _lora_count(shapes, r)
     if value == truth:
-        total = parameter_count(model)
+        base = parameter_count(model) - sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
         return _right(f"{truth:,} trainable parameters in {len(shapes)} layers ({names}), "
-                      f"{truth / total:.2%} of the model's {total:,}.")
+                      f"{truth / base:.2%} of the base model's {base:,}.")
     single = {r * (fan_in + fan_out) for fan_in, fan_out in shapes}
     if r != 16 and value == _lora_count(shapes, 16):
         hint = f"that is the count for r=16; this exercise asks for r={r}."
@@ -405,6 +405,9 @@ def check_lora_trainable(answer: int | None, model: PreTrainedModel, r: int = 8,
         hint = "that is one layer: add up every adapted layer."
     elif value == sum(fan_in * fan_out for fan_in, fan_out in shapes):
         hint = "that is the size of the frozen weight matrices; LoRA's A and B add r * (in + out)."
+    elif value == 0:
+        hint = ("no layer counted? Once a model has adapters, q_proj is a peft LoRA layer, not a "
+                "torch.nn.Linear; match the layers by name, and read in_features and out_features from them.")
     else:
         hint = (f"find the layers whose name ends in one of {names}, and add "
                 "r * (in_features + out_features) for each.")
@@ -663,10 +666,22 @@ def check_unpacked_rows(answer: tuple[Any, int, float] | None, trainer: Any) -> 
     lengths = [len(r["input_ids"]) for r in mine.train_dataset]
     truth_rows = len(lengths)
     truth_share = _padding_in_order(lengths, args.per_device_train_batch_size)
+    # the packed rows keep every example (seq_lengths: one length per example in the row)
+    packed_data = trainer.train_dataset
+    examples = (sum(len(s) for s in packed_data["seq_lengths"])
+                if "seq_lengths" in getattr(packed_data, "column_names", ()) else None)
+    dropped = examples - truth_rows if examples is not None else 0
+    why_dropped = (f"trl drops an example whose prompt alone fills max_length={args.max_length}: no answer "
+                   "token is left to learn from")
     if _whole(rows) != truth_rows:
-        hint = ("without packing, each example is one row: count len(your_trainer.train_dataset)."
-                if _whole(rows) != len(trainer.train_dataset) else
-                "that is the packed trainer's row count; count the rows of *your* trainer.")
+        if _whole(rows) == len(packed_data):
+            hint = "that is the packed trainer's row count; count the rows of *your* trainer."
+        elif dropped > 0 and _whole(rows) == examples:
+            hint = (f"that is the number of examples, but {why_dropped} ({dropped} here). "
+                    "Count len(your_trainer.train_dataset).")
+        else:
+            hint = ("without packing, each example is one row, except the ones whose prompt alone fills "
+                    "max_length (trl drops those): count len(your_trainer.train_dataset).")
         return _wrong(f"{rows} is not the number of rows.", hint)
     value = _number(share)
     if value is None or not _same(value, truth_share):
@@ -675,7 +690,8 @@ def check_unpacked_rows(answer: tuple[Any, int, float] | None, trainer: Any) -> 
                             "for each batch of rows in order: pad = longest x rows - sum of lengths; "
                             "add up the pads and divide by the padded tokens.")
         return _wrong(f"{share} is not the padding share.", hint)
-    return _right(f"{truth_rows} rows (one per example) against {len(trainer.train_dataset)} packed rows; "
+    kept = (f"one per example, less {dropped}: {why_dropped}" if dropped > 0 else "one per example")
+    return _right(f"{truth_rows} rows ({kept}) against {len(packed_data)} packed rows; "
                   f"{truth_share:.1%} of each padded batch would be padding, which packing avoids.")
 
 
@@ -733,7 +749,8 @@ def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrai
         if stopped is False or not truth.stopped_at_eos:
             return _wrong(f"{text!r} did not reach EOS within max_new_tokens.",
                           "give it more new tokens (max_new_tokens) so it can finish.")
-        return _right(f"{truth.text!r}, stopped at EOS after {truth.new_tokens} new tokens.")
+        return _right(f"{truth.text!r}, stopped at EOS after {truth.new_tokens} new tokens. (This checks the "
+                      "call: template, greedy decoding, EOS. Whether the fact is right is the model's business.)")
     without = generate(model, tokenizer, [format_prompt(instruction)], max_new_tokens)[0]
     if text.startswith(format_prompt(instruction, input)[:40]):
         hint = ("generate returns the prompt and the answer: decode only the new tokens, "

@@ -423,3 +423,19 @@ def test_checks_are_wired_before_the_calls_they_guard(number):
         assert first in code, f"{path.name} does not call {first}"
         if then is not None:
             assert then in code and code.index(first) < code.index(then), f"{path.name}: {first} must come before {then}"
+
+
+def test_unpacked_rows_hint_names_the_examples_trl_dropped(capsys):
+    """Counting examples instead of rows: trl drops an example whose prompt alone fills max_length."""
+    from datasets import Dataset
+
+    args = SimpleNamespace(packing=False, max_length=8, per_device_train_batch_size=2)
+    mine = SimpleNamespace(args=args, train_dataset=[{"input_ids": [1] * n} for n in (3, 5, 4, 4, 2)])
+    packed = SimpleNamespace(args=SimpleNamespace(packing=True, max_length=8, per_device_train_batch_size=2),
+                             train_dataset=Dataset.from_dict({"input_ids": [[1] * 8, [1] * 8, [1] * 8],
+                                                              "seq_lengths": [[3, 5], [4, 4], [2, 6]]}))
+    assert exercises.check_unpacked_rows((mine, 6, 0.1), packed) is False
+    out = capsys.readouterr().out
+    assert "number of examples" in out and "prompt alone fills max_length=8" in out and "(1 here)" in out
+    assert exercises.check_unpacked_rows((mine, 5, 0.1), packed) is True
+    assert "less 1: trl drops" in capsys.readouterr().out
