@@ -9,14 +9,20 @@
 #                 (one H100/H200, ~8 min; GPU_CHECK_ARGS=--tiny walks the same steps on a CPU)
 #   make test-latest  the smoke series against the newest library releases, in .venv-latest/
 #   make lab      open JupyterLab on the notebooks
-#   make clean    remove outputs/ (VENV_CLEAN=1 removes .venv/ too)
+#   make clean    remove what the course wrote in outputs/ or COURSE_OUTPUT_DIR, nothing else
+#                 (VENV_CLEAN=1 removes .venv/ and .venv-latest/ too)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed
-OUTPUT ?= $(or $(COURSE_OUTPUT_DIR),outputs)
+# COURSE_OUTPUT_DIR, with a leading ~ expanded as the notebooks do (make's abspath would not)
+OUTPUT ?= $(patsubst ~%,$(HOME)%,$(or $(strip $(COURSE_OUTPUT_DIR)),outputs))
+# What the course writes in $(OUTPUT); `make clean` removes these and nothing else (the folder may
+# be one of the learner's own, e.g. COURSE_OUTPUT_DIR=$HOME/course), plus leftovers of atomic writes.
+COURSE_OUTPUTS := adapter adapter.previous checkpoints merged figures executed unpacked \
+	test test-latest ui .run.lock
 TEST_OUTPUT := $(OUTPUT)/test
 # the test environment: smoke profile, no network to any hub, no progress bars in nbval diffs
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
@@ -32,6 +38,8 @@ setup: $(STAMP)
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU build (PyPI's Linux torch is the CUDA one).
 TORCH_INDEX ?=
 $(STAMP): constraints.txt requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make setup needs Python 3.11 or newer (transformers 5 and trl 1.16 do), found " + sys.version.split()[0] + ": run make setup PYTHON=python3.11")'
+	@echo "installing torch first (pinned; several minutes for a CUDA build), then the course's libraries"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) -c constraints.txt torch $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
@@ -98,5 +106,8 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	rm -rf $(OUTPUT)
+	@if [ -d "$(OUTPUT)" ]; then \
+		cd "$(OUTPUT)" && for name in $(COURSE_OUTPUTS); do rm -rf "./$$name" ./."$$name".tmp-* ./."$$name".old-* ./."$$name".trash-*; done; \
+		cd - >/dev/null; rmdir "$(OUTPUT)" 2>/dev/null || echo "kept $(OUTPUT): it holds files the course did not write"; \
+	fi
 	$(if $(VENV_CLEAN),rm -rf $(VENV) $(LATEST))

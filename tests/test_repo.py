@@ -1,6 +1,7 @@
 """Repository hygiene: clean notebooks, no secrets, pins that agree everywhere."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -95,3 +96,24 @@ def test_install_notebook_keeps_colab_torch_and_the_pins():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (REPO / ".ci" / "run").read_text()
     assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_make_clean_removes_only_what_the_course_wrote(tmp_path):
+    """COURSE_OUTPUT_DIR may name a folder of the learner's own: make clean must keep their files."""
+    import subprocess
+
+    out = tmp_path / "my course"
+    for name in ("adapter", "checkpoints/checkpoint-20", "figures", ".adapter.tmp-123-ab"):
+        (out / name).mkdir(parents=True)
+    (out / ".run.lock").touch()
+    (out / "notes.txt").write_text("mine")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    done = subprocess.run(["make", "-s", "clean", f"COURSE_OUTPUT_DIR={out}"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"], "only the learner's own file may stay"
+    assert "kept" in done.stdout
+    (out / "notes.txt").unlink()
+    (out / "merged").mkdir()
+    subprocess.run(["make", "-s", "clean", f"COURSE_OUTPUT_DIR={out}"], cwd=REPO, env=env, check=True, timeout=60)
+    assert not out.exists(), "a folder left empty is removed"

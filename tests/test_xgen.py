@@ -14,6 +14,7 @@ Two parts:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -27,11 +28,12 @@ from course_utils.xgen import (EOS, SPACE_RUNS, SPECIAL_TOKENS, TAB_RUNS, build_
                                xgen_fast_tokenizer)
 
 REPO = Path(__file__).resolve().parent.parent
-GPT2_DIR = REPO.parent / "shared" / "data" / "gpt2"
+# $COURSE_GPT2_FILES when set (a fork's CI downloads the two files there), else the shared copy
+GPT2_DIR = Path(os.environ.get("COURSE_GPT2_FILES") or REPO.parent / "shared" / "data" / "gpt2")
 needs_gpt2 = pytest.mark.skipif(
     not (GPT2_DIR / "encoder.json").is_file(),
-    reason=f"GPT-2's BPE files are not in {GPT2_DIR} (CI puts shared/ beside the clone): "
-           "the id-for-id checks against tiktoken's real gpt2 table cannot run")
+    reason=f"GPT-2's BPE files are not in {GPT2_DIR} (CI puts shared/ beside the clone, or set "
+           "COURSE_GPT2_FILES): the id-for-id checks against tiktoken's real gpt2 table cannot run")
 
 # Salesforce's special strings, spelled out here rather than imported, so that a slip in
 # course_utils.xgen's lists shows up.
