@@ -172,8 +172,10 @@ _PROFILES: dict[str, dict[str, Any]] = {
                   eval_steps=20, save_steps=20, eval_rows=24, gradient_checkpointing=False,
                   lora_targets="all-linear", max_new_tokens=24, rebuild_missing=True),
     # Free Colab T4 (15 GB, no bf16): 4-bit NF4 weights, fp16 compute, a subsample of Alpaca.
+    # 4,500 training rows are ~470 packed rows, ~30 optimizer steps of 4 x 4 rows: log, evaluate and
+    # save often enough to see a trend and to resume a disconnected runtime (~5 min between saves on a T4).
     "colab": dict(precision="nf4", data_limit=5000, gradient_checkpointing=True,
-                  grad_accum=4, lora_targets="all-linear"),
+                  grad_accum=4, lora_targets="all-linear", logging_steps=2, eval_steps=10, save_steps=10),
     # One big GPU: bf16 LoRA on full Alpaca, one epoch.
     # Measured with `make gpu-check` on an H200 (README): packed rows through the varlen attention
     # kernel (5x sdpa's dense mask), batch 8 on cards of 64 GiB or more (41 GiB peak), else 4 (27 GiB).
@@ -184,9 +186,23 @@ _PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+def _gpu_hidden() -> str:
+    """Why torch may see no GPU on a machine that has one (nvidia-smi present), else ''."""
+    import shutil
+
+    if shutil.which("nvidia-smi") is None:
+        return ""
+    import torch
+
+    build = torch.version.cuda
+    return (f" (this machine has nvidia-smi, but torch {torch.__version__} "
+            + ("is a CPU build: install the CUDA build of torch" if build is None else
+               f"built for CUDA {build} cannot use the GPU: is the NVIDIA driver recent enough?") + ")")
+
+
 def _default_name(hw: Hardware) -> tuple[str, str]:
     if not hw.cuda:
-        return "smoke", "no CUDA GPU found, so the offline tiny model runs on the CPU"
+        return "smoke", "no CUDA GPU found" + _gpu_hidden() + ", so the offline tiny model runs on the CPU"
     if hw.bf16 and hw.memory_gib >= GPU_PROFILE_MIN_GIB:
         return "gpu", f"{hw.name} has {hw.memory_gib:.0f} GiB and bf16 support"
     return "colab", f"{hw.name} ({hw.memory_gib:.0f} GiB, capability {hw.capability}) suits 4-bit QLoRA"
@@ -197,6 +213,7 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     """The run profile for this machine. ``name`` beats ``COURSE_PROFILE`` beats the hardware."""
     env = dict(os.environ) if env is None else env
     hw = detect_hardware() if hardware is None else hardware
+    asked = bool(name)
     name = name or env.get("COURSE_PROFILE") or None
     if name:
         name = name.strip().lower()
@@ -207,8 +224,9 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     else:
         name, reason = _default_name(hw)
     if name != "smoke" and not hw.cuda:
-        raise ProfileError(f"the '{name}' profile needs a CUDA GPU and none was found",
-                           "use COURSE_PROFILE=smoke on a CPU, or switch the runtime to a GPU")
+        how = "COURSE_PROFILE=smoke" if env.get("COURSE_PROFILE") and not asked else "the 'smoke' profile"
+        raise ProfileError(f"the '{name}' profile needs a CUDA GPU and none was found{_gpu_hidden()}",
+                           f"use {how} on a CPU (the script: --profile smoke), or switch the runtime to a GPU")
     fields = {**_BASE, **_PROFILES[name]}
     if name == "colab" and hw.bf16:
         reason += " (this GPU could also run bf16: try the 'gpu' profile if it has the memory)"

@@ -72,3 +72,36 @@ def test_gpu_profile_batch_follows_the_card_memory():
     assert (small.name, small.batch_size) == ("gpu", 4)
     assert (big.name, big.batch_size) == ("gpu", 8)
     assert big.attn_implementation == small.attn_implementation == "course_varlen"
+
+
+@pytest.mark.parametrize("name", ["gpu", "colab", "seed"])
+def test_each_full_run_logs_evaluates_and_saves_several_times(name):
+    """Steps of one full run (epoch tokens / tokens per optimizer step): at least 4 logged losses
+    (notebook 06's loss_drop needs two), 2 evaluations and 2 checkpoints to resume from."""
+    import math
+
+    from course_utils.estimate import ALPACA_EPOCH_TOKENS, COLAB_TOKENS
+
+    p = get_profile(name, hardware=H100, env={})
+    tokens = (COLAB_TOKENS if p.data_limit else ALPACA_EPOCH_TOKENS) * (1 - p.eval_rows / (p.data_limit or 52_002))
+    steps = math.ceil(tokens / (p.max_length * p.batch_size * p.grad_accum))
+    assert steps // p.logging_steps >= 4 and steps // p.eval_steps >= 2 and steps // p.save_steps >= 2, (steps, p)
+
+
+def test_script_profile_without_cuda_says_how_to_ask_for_smoke():
+    """`--profile gpu` beats COURSE_PROFILE, so the fix must not be 'set COURSE_PROFILE=smoke'."""
+    with pytest.raises(ProfileError) as err:
+        get_profile("gpu", hardware=CPU, env={"COURSE_PROFILE": "smoke"})
+    assert "--profile smoke" in str(err.value) and "COURSE_PROFILE=smoke" not in str(err.value)
+
+
+def test_a_gpu_torch_cannot_see_is_named(monkeypatch):
+    import shutil
+
+    import torch
+
+    monkeypatch.setattr(shutil, "which", lambda cmd: "/usr/bin/nvidia-smi" if cmd == "nvidia-smi" else None)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert "CPU build" in get_profile(hardware=CPU, env={}).reason
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    assert "driver" in get_profile(hardware=CPU, env={}).reason
