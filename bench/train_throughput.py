@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hw = detect_hardware()
     if not hw.cuda and not args.tiny:
-        print("no CUDA GPU: run with --tiny, or on a GPU machine", file=sys.stderr)
+        print("no CUDA GPU: run with --tiny (make bench BENCH_ARGS=--tiny), or on a GPU machine", file=sys.stderr)
         return 2
     if args.tiny:
         hw = Hardware(cuda=False)
