@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in saved.get("notebooks", []):
         say("notebook", line)
     print_table(rows, max(saved["peaks"]), device + f"; {versions()}")
-    say(f"(peaks measured in these calls: {', '.join(f'{p:,.0f}' for p in saved['peaks'])} TFLOP/s; "
+    say(f"(peaks measured in these calls: {', '.join(f'{p:,.3g}' for p in saved['peaks'])} TFLOP/s; "
         "share of peak uses the highest)")
     out = os.environ.get("OUT")
     if out:
