@@ -18,6 +18,7 @@ with :func:`warn`: shown once, with the same cause/fix shape, never an ``assert`
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 
@@ -90,9 +91,16 @@ class CourseWarning(UserWarning):
         self.cause, self.fix, self.where = cause, fix, where
 
 
-def warn(cause: str, fix: str, where: str | None = None, stacklevel: int = 3) -> CourseWarning:
-    """Issue a :class:`CourseWarning` (Jupyter shows it under the cell) and return it."""
+def warn(cause: str, fix: str, where: str | None = None, stacklevel: int | None = None) -> CourseWarning:
+    """Issue a :class:`CourseWarning` (Jupyter shows it under the cell) and return it.
+
+    By default it is reported at the learner's line: the first caller outside ``course_utils``
+    (a notebook cell, a script), not at a line of the course's own code."""
     warning = CourseWarning(cause, fix, where)
+    if stacklevel is None:
+        stacklevel, frame = 1, sys._getframe(0)
+        while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "course_utils":
+            frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(warning, stacklevel=stacklevel)
     return warning
 
