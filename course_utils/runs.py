@@ -98,15 +98,21 @@ def latest_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, bool]:
     the run had finished there."""
     found = sorted((p for p in Path(checkpoint_dir).glob("checkpoint-*") if p.is_dir() and _step(p) >= 0),
                    key=_step, reverse=True)
+    broken: list[tuple[Path, str]] = []
+    good, finished = None, False
     for path in found:
         problem = checkpoint_problem(path)
         if problem is None:
             state = json.loads((path / "trainer_state.json").read_text())
-            return path, state.get("global_step", 0) >= state.get("max_steps", 0) > 0
-        warn(f"checkpoint {path.name} is incomplete ({problem}): it is skipped",
-             "nothing to do: the run resumes from the newest complete checkpoint before it",
-             where=str(path))
-    return None, False
+            good, finished = path, state.get("global_step", 0) >= state.get("max_steps", 0) > 0
+            break
+        broken.append((path, problem))
+    for path, problem in broken:  # say what happens instead: an older good checkpoint, or step 0
+        fix = (f"nothing to do: the run continues from {good.name}, the newest complete checkpoint "
+               "before it" if good is not None else
+               "nothing to do: there is no complete checkpoint before it, so the run starts again at step 0")
+        warn(f"checkpoint {path.name} is incomplete ({problem}): it is skipped", fix, where=str(path))
+    return good, finished
 
 
 def resumable_checkpoint(checkpoint_dir: Path) -> str | None:

@@ -84,6 +84,23 @@ def test_half_deleted_newest_checkpoint_does_not_hide_the_good_ones(tmp_path):
         assert latest_checkpoint(tmp_path) == (tmp_path / "checkpoint-5", False)
 
 
+def test_incomplete_checkpoint_warning_names_the_older_good_one(tmp_path):
+    make_checkpoint(tmp_path, 4)
+    (make_checkpoint(tmp_path, 8) / "optimizer.pt").unlink()
+    with pytest.warns(CourseWarning) as seen:
+        latest_checkpoint(tmp_path)
+    assert "continues from checkpoint-4" in str(seen[0].message)
+    assert "step 0" not in str(seen[0].message)
+
+
+def test_incomplete_checkpoint_with_none_before_it_says_step_0(tmp_path):
+    (make_checkpoint(tmp_path, 8) / "optimizer.pt").unlink()
+    with pytest.warns(CourseWarning) as seen:
+        assert latest_checkpoint(tmp_path) == (None, False)
+    text = str(seen[0].message)
+    assert "starts again at step 0" in text and "resumes from" not in text and "continues from" not in text
+
+
 def test_finished_checkpoint_is_not_resumable(tmp_path):
     make_checkpoint(tmp_path, 10, max_steps=10)
     assert resumable_checkpoint(tmp_path) is None
