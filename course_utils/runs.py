@@ -23,6 +23,9 @@ What keeps runs apart:
   (:func:`restore`) and the adapter saved from it, so a run whose adapter was never written
   gets it without training; ``fresh=True`` trains again. (:func:`prepare` alone, as notebook 06
   uses it, starts a finished run over after discarding its checkpoints, so they never mix);
+- **an earlier run's adapter never passes for this one's**: a run that starts at step 0 (fresh, or
+  after a finished run) first moves an adapter already there to ``adapter.previous``
+  (:func:`set_aside_adapter`), so an interrupted new run leaves no adapter rather than the old one;
 - **a lock** (``.run.lock``, ``fcntl.flock``): a second run into the same folder stops with a
   message; the system releases the lock when the process ends, however it ends;
 - leftovers of interrupted saves are cleaned (:func:`course_utils.files.recover`).
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MissingArtifactError, ModelLoadError, RunConflictError, warn
-from .files import atomic_file, discard, recover
+from .files import atomic_file, discard, real_target, recover
 from .profile import Profile
 
 RECORD = "run.json"
@@ -213,16 +216,39 @@ def prepare(profile: Profile, train_data: Any = None, eval_data: Any = None, fre
     path, finished = latest_checkpoint(checkpoint_dir) if checkpoints and not fresh else (None, False)
     if finished and not keep_finished:
         if _is_main_process():
-            print(f"the run in {checkpoint_dir} had finished ({path.name}): training again from the "
-                  "start (the saved adapter stays until the new one replaces it)")
+            print(f"the run in {checkpoint_dir} had finished ({path.name}): training again from the start")
             discard(checkpoint_dir)
         path = None
     if _is_main_process():
+        if path is None:  # step 0: an adapter already there is an earlier run's, never this one's
+            set_aside_adapter(profile.adapter_dir)
         _write_record(checkpoint_dir, record)
     if path is not None:
-        print(f"the run had finished at {path.name}: restoring its weights instead of training again"
+        print(f"the run had finished at {path.name}: restoring its weights instead of training again "
+              "(to train again: --fresh, or run(profile, resume=False) / prepare(..., fresh=True))"
               if finished else f"resuming from {path.name}")
     return None if path is None else str(path)
+
+
+PREVIOUS = ".previous"
+
+
+def set_aside_adapter(adapter_dir: Path) -> Path | None:
+    """Move an earlier run's adapter to ``adapter.previous`` (replacing an older one there), so that
+    a run starting at step 0 never leaves it in place to pass for its own if it is interrupted:
+    notebook 07 then says the adapter is missing instead of using the old one. Each step is one
+    rename, so the old adapter is always whole under one of the two names. Returns where it went.
+    """
+    target = real_target(Path(adapter_dir))  # a linked folder (a mounted drive): move what it points to
+    recover(target)
+    if not target.is_dir() or not any(target.iterdir()):
+        return None
+    previous = target.with_name(target.name + PREVIOUS)
+    discard(previous)
+    os.rename(target, previous)
+    print(f"{adapter_dir} held the adapter of an earlier run: moved to {previous.name} (this run saves "
+          "its own when it finishes; until then notebook 07 finds no adapter)")
+    return previous
 
 
 def is_finished(checkpoint: str | Path | None) -> bool:
