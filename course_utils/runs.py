@@ -353,7 +353,8 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
         train_data, eval_data = train_eval_split(profile)
         model = load_model(profile)
         check_model(model, tokenizer, profile.max_length)
-        trainer = make_trainer(profile, model, tokenizer, train_data, eval_data, **overrides)
+        trainer = make_trainer(profile, model, tokenizer, train_data, eval_data,
+                               **{**_data_parallel_settings(), **overrides})
         for callback in callbacks or []:
             trainer.add_callback(callback)
         with trainer.args.main_process_first(desc="preparing the output folder"):
@@ -366,6 +367,15 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
         if trainer.is_world_process_zero():
             save_adapter(trainer, profile.adapter_dir)
     return trainer
+
+
+def _data_parallel_settings() -> dict[str, Any]:
+    """Several processes (``accelerate launch --multi_gpu``): every trainable weight (the LoRA
+    matrices) gets a gradient at every step, so DDP need not search the autograd graph for unused
+    ones. The Trainer only turns that search off by itself for a plain ``PreTrainedModel``; it sees
+    a ``PeftModel`` and would search, with a warning. One process: nothing changes, so the
+    configuration stays exactly notebook 06's. (Not part of the run record: it changes no result.)"""
+    return {"ddp_find_unused_parameters": False} if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}
 
 
 def ensure_adapter(profile: Profile) -> Path:
