@@ -12,19 +12,24 @@ It trains through :func:`course_utils.runs.run`, which builds the trainer with
 checks the two are equal). An interrupted run resumes from its last checkpoint when started again
 (``--fresh`` discards the old checkpoints and starts over); resuming with other settings or
 other data stops with a message, as does a second run into the same output folder. A course
-error is printed as its cause, where and fix on stderr, with exit status 2. Notebooks never
-import this module.
+error is printed as its cause, where and fix on stderr, with exit status 2; a course warning as its
+cause and advice, without the source line Python's warnings add. Ctrl-C stops with one line that
+says at which step and which checkpoint a rerun resumes from, with exit status 130. Notebooks
+never import this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
-from .errors import CourseError
-from .profile import get_profile, output_path
-from .runs import run
+from .errors import CourseError, CourseWarning
+from .profile import Profile, get_profile, output_path
+from .runs import _is_main_process, latest_checkpoint, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,16 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="discard the checkpoints of an earlier run in the output folder and start over")
     args = parser.parse_args(argv)
+    profile, watch = None, StepWatch()
     try:
-        profile = get_profile(args.profile)
-        if args.max_steps is not None:
-            profile = profile.replace(max_steps=args.max_steps)
-        if args.output_dir is not None:
-            profile = profile.replace(output_dir=output_path(args.output_dir))
-        trainer = run(profile, resume=not args.fresh)
+        with short_course_warnings():
+            profile = get_profile(args.profile)
+            if args.max_steps is not None:
+                profile = profile.replace(max_steps=args.max_steps)
+            if args.output_dir is not None:
+                profile = profile.replace(output_dir=output_path(args.output_dir))
+            trainer = run(profile, resume=not args.fresh, callbacks=[watch])
     except CourseError as err:  # the cause, where, and the fix; no traceback
         print("error: " + "\n".join(err.lines()), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: where it stopped and what a rerun does, no traceback
+        if _is_main_process():  # (accelerate launch: every process gets the signal; one speaks)
+            print(interrupted_message(profile, watch.step, fresh=args.fresh), file=sys.stderr)
+        return 130
     _leave_process_group()
     if trainer.is_world_process_zero():
         from .recipe import loss_drop, loss_history, tokens_per_second
@@ -57,6 +68,65 @@ def main(argv: list[str] | None = None) -> int:
               f"{trainer.args.world_size} process(es)" + (f", {speed:,.0f} tokens/s" if speed else "")
               + f", {fell}; adapter in {profile.adapter_dir}")
     return 0
+
+
+class StepWatch:
+    """A trainer callback that remembers the last step reached (for the Ctrl-C message)."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None  # None: training had not started
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.step = state.global_step  # 0, or the step a resumed run continues from
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.step = state.global_step
+
+    def __getattr__(self, name: str) -> Any:  # every other event of TrainerCallback: nothing to do
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def interrupted_message(profile: Profile | None, step: int | None, fresh: bool = False) -> str:
+    """One line for Ctrl-C: the step reached and the checkpoint a rerun of the command resumes from."""
+    stopped = "interrupted" if step is None else f"interrupted at step {step}"
+    if profile is None:
+        return stopped + ": nothing was trained yet; run the same command again"
+    with warnings.catch_warnings():  # an incomplete checkpoint (Ctrl-C while saving) is skipped quietly:
+        warnings.simplefilter("ignore")  # the line below names the one that counts
+        path, finished = latest_checkpoint(profile.checkpoint_dir) if profile.checkpoint_dir.is_dir() else (None, False)
+    if path is None:
+        return (f"{stopped}; no complete checkpoint was saved yet (one every {profile.save_steps} steps): "
+                "running the same command again starts at step 0")
+    where = f"{path.name} in {profile.checkpoint_dir}"
+    if fresh:
+        return (f"{stopped}; the last complete checkpoint is {where}: run the command again without "
+                "--fresh to resume from it (with --fresh it starts over at step 0)")
+    if finished:
+        return (f"{stopped} after training had finished ({where}): running the same command again "
+                "saves its adapter without training again")
+    return f"{stopped}; running the same command again resumes from the last complete checkpoint, {where}"
+
+
+@contextmanager
+def short_course_warnings() -> Iterator[None]:
+    """Show a :class:`CourseWarning` on stderr as ``warning: cause / Where / Advice``; Python's
+    default also prints the file, line and source line of the library code that issued it."""
+    default = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if isinstance(category, type) and issubclass(category, CourseWarning):
+            print(f"warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = default
 
 
 def _leave_process_group() -> None:

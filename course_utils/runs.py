@@ -23,6 +23,9 @@ What keeps runs apart:
   (:func:`restore`) and the adapter saved from it, so a run whose adapter was never written
   gets it without training; ``fresh=True`` trains again. (:func:`prepare` alone, as notebook 06
   uses it, starts a finished run over after discarding its checkpoints, so they never mix);
+- **an earlier run's adapter never passes for this one's**: a run that starts at step 0 (fresh, or
+  after a finished run) first moves an adapter already there to ``adapter.previous``
+  (:func:`set_aside_adapter`), so an interrupted new run leaves no adapter rather than the old one;
 - **a lock** (``.run.lock``, ``fcntl.flock``): a second run into the same folder stops with a
   message; the system releases the lock when the process ends, however it ends;
 - leftovers of interrupted saves are cleaned (:func:`course_utils.files.recover`).
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MissingArtifactError, ModelLoadError, RunConflictError, warn
-from .files import atomic_file, discard, recover
+from .files import atomic_file, discard, real_target, recover
 from .profile import Profile
 
 RECORD = "run.json"
@@ -98,15 +101,21 @@ def latest_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, bool]:
     the run had finished there."""
     found = sorted((p for p in Path(checkpoint_dir).glob("checkpoint-*") if p.is_dir() and _step(p) >= 0),
                    key=_step, reverse=True)
+    broken: list[tuple[Path, str]] = []
+    good, finished = None, False
     for path in found:
         problem = checkpoint_problem(path)
         if problem is None:
             state = json.loads((path / "trainer_state.json").read_text())
-            return path, state.get("global_step", 0) >= state.get("max_steps", 0) > 0
-        warn(f"checkpoint {path.name} is incomplete ({problem}): it is skipped",
-             "nothing to do: the run resumes from the newest complete checkpoint before it",
-             where=str(path))
-    return None, False
+            good, finished = path, state.get("global_step", 0) >= state.get("max_steps", 0) > 0
+            break
+        broken.append((path, problem))
+    for path, problem in broken:  # say what happens instead: an older good checkpoint, or step 0
+        fix = (f"nothing to do: the run continues from {good.name}, the newest complete checkpoint "
+               "before it" if good is not None else
+               "nothing to do: there is no complete checkpoint before it, so the run starts again at step 0")
+        warn(f"checkpoint {path.name} is incomplete ({problem}): it is skipped", fix, where=str(path))
+    return good, finished
 
 
 def resumable_checkpoint(checkpoint_dir: Path) -> str | None:
@@ -207,16 +216,39 @@ def prepare(profile: Profile, train_data: Any = None, eval_data: Any = None, fre
     path, finished = latest_checkpoint(checkpoint_dir) if checkpoints and not fresh else (None, False)
     if finished and not keep_finished:
         if _is_main_process():
-            print(f"the run in {checkpoint_dir} had finished ({path.name}): training again from the "
-                  "start (the saved adapter stays until the new one replaces it)")
+            print(f"the run in {checkpoint_dir} had finished ({path.name}): training again from the start")
             discard(checkpoint_dir)
         path = None
     if _is_main_process():
+        if path is None:  # step 0: an adapter already there is an earlier run's, never this one's
+            set_aside_adapter(profile.adapter_dir)
         _write_record(checkpoint_dir, record)
     if path is not None:
-        print(f"the run had finished at {path.name}: restoring its weights instead of training again"
+        print(f"the run had finished at {path.name}: restoring its weights instead of training again "
+              "(to train again: --fresh, or run(profile, resume=False) / prepare(..., fresh=True))"
               if finished else f"resuming from {path.name}")
     return None if path is None else str(path)
+
+
+PREVIOUS = ".previous"
+
+
+def set_aside_adapter(adapter_dir: Path) -> Path | None:
+    """Move an earlier run's adapter to ``adapter.previous`` (replacing an older one there), so that
+    a run starting at step 0 never leaves it in place to pass for its own if it is interrupted:
+    notebook 07 then says the adapter is missing instead of using the old one. Each step is one
+    rename, so the old adapter is always whole under one of the two names. Returns where it went.
+    """
+    target = real_target(Path(adapter_dir))  # a linked folder (a mounted drive): move what it points to
+    recover(target)
+    if not target.is_dir() or not any(target.iterdir()):
+        return None
+    previous = target.with_name(target.name + PREVIOUS)
+    discard(previous)
+    os.rename(target, previous)
+    print(f"{adapter_dir} held the adapter of an earlier run: moved to {previous.name} (this run saves "
+          "its own when it finishes; until then notebook 07 finds no adapter)")
+    return previous
 
 
 def is_finished(checkpoint: str | Path | None) -> bool:
@@ -321,7 +353,8 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
         train_data, eval_data = train_eval_split(profile)
         model = load_model(profile)
         check_model(model, tokenizer, profile.max_length)
-        trainer = make_trainer(profile, model, tokenizer, train_data, eval_data, **overrides)
+        trainer = make_trainer(profile, model, tokenizer, train_data, eval_data,
+                               **{**_data_parallel_settings(), **overrides})
         for callback in callbacks or []:
             trainer.add_callback(callback)
         with trainer.args.main_process_first(desc="preparing the output folder"):
@@ -334,6 +367,15 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
         if trainer.is_world_process_zero():
             save_adapter(trainer, profile.adapter_dir)
     return trainer
+
+
+def _data_parallel_settings() -> dict[str, Any]:
+    """Several processes (``accelerate launch --multi_gpu``): every trainable weight (the LoRA
+    matrices) gets a gradient at every step, so DDP need not search the autograd graph for unused
+    ones. The Trainer only turns that search off by itself for a plain ``PreTrainedModel``; it sees
+    a ``PeftModel`` and would search, with a warning. One process: nothing changes, so the
+    configuration stays exactly notebook 06's. (Not part of the run record: it changes no result.)"""
+    return {"ddp_find_unused_parameters": False} if int(os.environ.get("WORLD_SIZE", "1")) > 1 else {}
 
 
 def ensure_adapter(profile: Profile) -> Path:

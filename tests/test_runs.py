@@ -84,6 +84,23 @@ def test_half_deleted_newest_checkpoint_does_not_hide_the_good_ones(tmp_path):
         assert latest_checkpoint(tmp_path) == (tmp_path / "checkpoint-5", False)
 
 
+def test_incomplete_checkpoint_warning_names_the_older_good_one(tmp_path):
+    make_checkpoint(tmp_path, 4)
+    (make_checkpoint(tmp_path, 8) / "optimizer.pt").unlink()
+    with pytest.warns(CourseWarning) as seen:
+        latest_checkpoint(tmp_path)
+    assert "continues from checkpoint-4" in str(seen[0].message)
+    assert "step 0" not in str(seen[0].message)
+
+
+def test_incomplete_checkpoint_with_none_before_it_says_step_0(tmp_path):
+    (make_checkpoint(tmp_path, 8) / "optimizer.pt").unlink()
+    with pytest.warns(CourseWarning) as seen:
+        assert latest_checkpoint(tmp_path) == (None, False)
+    text = str(seen[0].message)
+    assert "starts again at step 0" in text and "resumes from" not in text and "continues from" not in text
+
+
 def test_finished_checkpoint_is_not_resumable(tmp_path):
     make_checkpoint(tmp_path, 10, max_steps=10)
     assert resumable_checkpoint(tmp_path) is None
@@ -140,6 +157,67 @@ def test_finished_run_started_again_discards_its_checkpoints_first(profile):
     make_checkpoint(profile.checkpoint_dir, 60, max_steps=60)
     assert prepare(profile, small_data()) is None  # notebook 06: train again, from a clean folder
     assert not list(profile.checkpoint_dir.glob("checkpoint-*"))
+
+
+def test_finished_run_restored_says_how_to_train_again(profile, capsys):
+    prepare(profile, small_data())
+    make_checkpoint(profile.checkpoint_dir, 60, max_steps=60)
+    (profile.adapter_dir).mkdir(parents=True)
+    (profile.adapter_dir / "adapter_model.safetensors").write_text("finished run")
+    assert prepare(profile, small_data(), keep_finished=True) == str(profile.checkpoint_dir / "checkpoint-60")
+    out = capsys.readouterr().out
+    assert "restoring its weights instead of training again" in out
+    assert "--fresh" in out and "prepare(..., fresh=True)" in out
+    assert (profile.adapter_dir / "adapter_model.safetensors").read_text() == "finished run"  # restored, kept
+
+
+def _old_adapter(profile, text="old run"):
+    profile.adapter_dir.mkdir(parents=True, exist_ok=True)
+    (profile.adapter_dir / "adapter_model.safetensors").write_text(text)
+
+
+def test_fresh_start_moves_the_old_adapter_aside(profile, capsys):
+    prepare(profile, small_data())
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    _old_adapter(profile, "older run")
+    prepare(profile, small_data(), fresh=True)  # sets the older run's adapter aside
+    _old_adapter(profile, "old run")
+    assert prepare(profile, small_data(), fresh=True) is None
+    assert not profile.adapter_dir.exists()  # an interrupted fresh run leaves no adapter: 07 says so
+    previous = profile.output_dir / "adapter.previous"
+    assert (previous / "adapter_model.safetensors").read_text() == "old run"  # replaced the older one
+    assert "moved to adapter.previous" in capsys.readouterr().out
+    assert sorted(p.name for p in profile.output_dir.iterdir()) == ["adapter.previous", "checkpoints"]  # no leftovers
+
+
+def test_finished_run_started_again_moves_its_adapter_aside(profile):
+    prepare(profile, small_data())
+    make_checkpoint(profile.checkpoint_dir, 60, max_steps=60)
+    _old_adapter(profile)
+    assert prepare(profile, small_data()) is None  # notebook 06: trains again from step 0
+    assert not profile.adapter_dir.exists()
+    assert (profile.output_dir / "adapter.previous" / "adapter_model.safetensors").read_text() == "old run"
+
+
+def test_resumed_run_keeps_the_adapter_folder_as_it_is(profile):
+    prepare(profile, small_data())
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    _old_adapter(profile)
+    assert prepare(profile, small_data()) == str(profile.checkpoint_dir / "checkpoint-20")
+    assert (profile.adapter_dir / "adapter_model.safetensors").read_text() == "old run"
+
+
+def test_old_adapter_on_a_linked_folder_is_moved_beside_its_target(profile):
+    drive = profile.output_dir.parent / "drive" / "adapter"
+    drive.mkdir(parents=True)
+    (drive / "adapter_model.safetensors").write_text("old run")
+    profile.output_dir.mkdir(parents=True, exist_ok=True)
+    profile.adapter_dir.symlink_to(drive, target_is_directory=True)
+    assert prepare(profile, small_data(), fresh=True) is None
+    assert (drive.parent / "adapter.previous" / "adapter_model.safetensors").read_text() == "old run"
+    with atomic_dir(profile.adapter_dir) as tmp:  # the new run's adapter still goes to the drive
+        (tmp / "adapter_model.safetensors").write_text("new run")
+    assert profile.adapter_dir.is_symlink() and (drive / "adapter_model.safetensors").read_text() == "new run"
 
 
 # ---------------------------------------------------------------- the whole run, trained
