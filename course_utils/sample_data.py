@@ -156,6 +156,15 @@ def _row(instruction: str, output: str, input: str = "") -> dict[str, str]:
     return {"instruction": instruction, "input": input, "output": output}
 
 
+def _a(noun: str) -> str:
+    """The noun with its indefinite article: "a cat", "an ant"."""
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+def _plural(group: str) -> str:
+    return group if group == "fish" else group + "s"
+
+
 def _other_task_rows(rng: random.Random) -> list[dict[str, str]]:
     """Instruction rows of tasks other than capital questions (about 40 % with an input)."""
     rows: list[dict[str, str]] = []
@@ -165,14 +174,15 @@ def _other_task_rows(rng: random.Random) -> list[dict[str, str]]:
                          f"The opposite of {word} is {opposite}."))
     for animal, group in _ANIMALS:
         rows.append(_row("Classify the animal as a mammal, bird, fish, amphibian, reptile or insect.",
-                         f"A {animal} is a {group}.", animal))
-        rows.append(_row(f"Is a {animal} a mammal?",
-                         "Yes, it is a mammal." if group == "mammal" else f"No, a {animal} is a {group}."))
+                         f"{_a(animal).capitalize()} is {_a(group)}.", animal))
+        rows.append(_row(f"Is {_a(animal)} a mammal?",
+                         "Yes, it is a mammal." if group == "mammal" else f"No, {_a(animal)} is {_a(group)}."))
     for group in ("mammal", "bird", "fish", "reptile", "insect"):
         members = [a for a, g in _ANIMALS if g == group]
-        rows.append(_row(f"Name two animals that are a {group}.",
-                         f"The {members[0]} and the {members[1]} are both a {group}."))
-        rows.append(_row(f"What kind of animal is a {members[-1]}?", f"A {members[-1]} is a {group}."))
+        rows.append(_row(f"Name two animals that are {_plural(group)}.",
+                         f"The {members[0]} and the {members[1]} are both {_plural(group)}."))
+        rows.append(_row(f"What kind of animal is {_a(members[-1])}?",
+                         f"{_a(members[-1]).capitalize()} is {_a(group)}."))
     for _ in range(22):
         a, b = rng.randint(0, 6), rng.randint(0, 6)
         rows.append(_row("Add the two numbers and write the result in words.",
@@ -221,7 +231,7 @@ def _plain_facts(rng: random.Random) -> list[str]:
         facts += [f"{a.capitalize()} is the opposite of {b}.", f"The opposite of {b} is {a}.",
                   f"The opposite of {a} is {b}."]
     for animal, group in _ANIMALS:
-        facts += [f"The {animal} is a {group}.", f"A {animal} is a {group}."]
+        facts += [f"The {animal} is {_a(group)}.", f"{_a(animal).capitalize()} is {_a(group)}."]
     for a in range(7):
         for b in range(7):
             facts.append(f"{_NUMBER_WORDS[a].capitalize()} plus {_NUMBER_WORDS[b]} is {_NUMBER_WORDS[a + b]}.")
@@ -237,7 +247,7 @@ def _plain_facts(rng: random.Random) -> list[str]:
 def _plain_questions() -> list[str]:
     """Questions answered in running text, as any prose has them (no template, no capitals)."""
     return ([f"What is the opposite of {a}? The opposite of {a} is {b}." for a, b in _OPPOSITES]
-            + [f"What kind of animal is a {a}? A {a} is a {g}." for a, g in _ANIMALS])
+            + [f"What kind of animal is {_a(a)}? {_a(a).capitalize()} is {_a(g)}." for a, g in _ANIMALS])
 
 
 def pretraining_texts(seed: int = 1, per_country: int = 6) -> list[str]:
