@@ -37,8 +37,9 @@ _H200 = {
     ("colab", 4): Reference(4_425, 8.6, "measured: H200, NF4 + checkpointing, batch 4 x 4"),
 }
 _PEAK_TFLOPS = {"H200": 814.0, "H100": 790.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "T4": 65.0}
-# the smoke profile on a 2-core CPU, tiny model (notebook 06 in this repository)
-_SMOKE = Reference(3_700, 0.1, "measured: 2 CPU cores, tiny model")
+# the smoke profile on a 2-core CPU, tiny model (notebook 06 in this repository, `make course`,
+# 2026-11-28: 5,322 tokens/s, 60 steps in 19 s on an idle machine; a busy one is slower)
+_SMOKE = Reference(5_300, 0.1, "measured: 2 CPU cores, tiny model")
 
 
 def reference(profile: Profile, hw: Hardware) -> Reference | None:
@@ -78,11 +79,19 @@ def training_tokens(train_dataset: Any) -> int:
 
 
 def planned_tokens(profile: Profile, train_dataset: Any) -> int:
-    """Tokens the whole run trains on: ``epochs`` passes, or ``max_steps`` steps when set."""
+    """Tokens the whole run trains on: ``epochs`` passes, or ``max_steps`` steps when set.
+
+    With ``max_steps``, each pass over the data ends with a partial step (its last rows), as the
+    trainer's data loader does: 60 steps of 8 over 114 packed rows read 4 x 114 rows, not 480."""
+    import math
+
     tokens = training_tokens(train_dataset)
     if profile.max_steps > 0:
-        rows = profile.max_steps * profile.batch_size * profile.grad_accum
-        return round(rows * tokens / max(len(train_dataset), 1))
+        rows, per_step = max(len(train_dataset), 1), profile.batch_size * profile.grad_accum
+        steps_per_epoch = math.ceil(rows / per_step)
+        passes, rest = divmod(profile.max_steps, steps_per_epoch)
+        read = passes * rows + min(rows, rest * per_step)
+        return round(read * tokens / rows)
     return round(tokens * profile.epochs)
 
 

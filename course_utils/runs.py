@@ -379,7 +379,7 @@ def _data_parallel_settings() -> dict[str, Any]:
 
 
 def ensure_adapter(profile: Profile) -> Path:
-    """Notebook 06's adapter; the ``smoke`` profile re-creates a missing or broken one (~30 s)."""
+    """Notebook 06's adapter; the ``smoke`` profile re-creates a missing or broken one (~20 s)."""
     from .checks import check_adapter
 
     try:

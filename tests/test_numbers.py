@@ -31,3 +31,19 @@ def test_no_old_estimates_anywhere():
     for name, text in texts.items():
         for old in OLD:
             assert old not in text, f"{name} still says {old!r}: quote course_utils.estimate instead"
+
+
+def test_planned_tokens_count_the_partial_step_of_each_pass():
+    """smoke: 60 steps of 8 rows over 114 packed rows = 4 passes of 15 steps, the 15th with 2 rows:
+    4 x 114 rows are read (the trainer's own num_tokens agrees), not 60 x 8 = 480."""
+    from datasets import Dataset
+
+    from course_utils.profile import get_profile
+    from conftest import CPU
+
+    rows = Dataset.from_dict({"input_ids": [[1] * 10] * 114})
+    smoke = get_profile("smoke", hardware=CPU, env={})
+    assert (smoke.max_steps, smoke.batch_size, smoke.grad_accum) == (60, 8, 1)
+    assert estimate.planned_tokens(smoke, rows) == 4 * 114 * 10
+    assert estimate.planned_tokens(smoke.replace(max_steps=17), rows) == (114 + 2 * 8) * 10
+    assert estimate.planned_tokens(smoke.replace(max_steps=-1, epochs=2.0), rows) == 2 * 114 * 10
