@@ -112,7 +112,7 @@ def interrupted_message(profile: Profile | None, step: int | None, fresh: bool =
 @contextmanager
 def short_course_warnings() -> Iterator[None]:
     """Show a :class:`CourseWarning` on stderr as ``warning: cause / Where / Advice``; Python's
-    default also prints the file, line and source line of the library code that issued it."""
+    default also prints the file, line and source line it is reported at (this script's)."""
     default = warnings.showwarning
 
     def show(message: Any, category: type, filename: str, lineno: int, file: Any = None,

@@ -22,6 +22,23 @@ A10 = Hardware(True, "NVIDIA A10G", 22.0, (8, 6))  # bf16, but under 40 GiB
 H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
 
 
+def make_checkpoint(folder: Path, step: int, max_steps: int = 10) -> Path:
+    """A complete ``checkpoint-<step>`` as the Trainer writes it (adapter, optimizer, scheduler,
+    trainer state), tiny: for the tests of resuming and of the script's messages."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    path = folder / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    save_file({"w": torch.zeros(2)}, str(path / "adapter_model.safetensors"))
+    torch.save({"state": {}}, path / "optimizer.pt")
+    torch.save({"last_epoch": step}, path / "scheduler.pt")
+    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": max_steps}))
+    return path
+
+
 def build_tiny_model(arch: str, out: Path) -> Path:
     """A random ~0.5M-parameter model of another architecture, with the course's tiny tokenizer.
 

@@ -4,14 +4,12 @@ Most tests build checkpoint folders by hand (the files the Trainer writes), so t
 milliseconds; one trains the smoke profile for a few steps to check the whole path.
 """
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from course_utils import files
 from course_utils.errors import CourseWarning, RunConflictError
@@ -20,20 +18,10 @@ from course_utils.profile import Hardware, get_profile
 from course_utils.runs import (exclusive, latest_checkpoint, prepare, read_record, resumable_checkpoint,
                                run)
 
+from conftest import make_checkpoint
+
 REPO = Path(__file__).resolve().parent.parent
 CPU = Hardware(cuda=False)
-
-
-def make_checkpoint(folder: Path, step: int, max_steps: int = 10) -> Path:
-    from safetensors.torch import save_file
-
-    path = folder / f"checkpoint-{step}"
-    path.mkdir(parents=True)
-    save_file({"w": torch.zeros(2)}, str(path / "adapter_model.safetensors"))
-    torch.save({"state": {}}, path / "optimizer.pt")
-    torch.save({"last_epoch": step}, path / "scheduler.pt")
-    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": max_steps}))
-    return path
 
 
 def small_data(n=6, tag="a"):

@@ -12,6 +12,8 @@ from course_utils.finetune import interrupted_message, short_course_warnings
 from course_utils.profile import Hardware, get_profile
 from course_utils.runs import _data_parallel_settings, checkpoint_problem, latest_checkpoint
 
+from conftest import make_checkpoint
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -69,21 +71,6 @@ def test_ctrl_c_stops_with_one_line_naming_the_checkpoint_a_rerun_resumes(tmp_pa
     assert "moved to adapter.previous" in (tmp_path / "stdout").read_text()
 
 
-def _checkpoint(folder: Path, step: int, max_steps: int) -> Path:
-    import json
-
-    import torch
-    from safetensors.torch import save_file
-
-    path = folder / f"checkpoint-{step}"
-    path.mkdir(parents=True)
-    save_file({"w": torch.zeros(2)}, str(path / "adapter_model.safetensors"))
-    torch.save({"state": {}}, path / "optimizer.pt")
-    torch.save({"last_epoch": step}, path / "scheduler.pt")
-    (path / "trainer_state.json").write_text(json.dumps({"global_step": step, "max_steps": max_steps}))
-    return path
-
-
 def test_ctrl_c_message_before_any_checkpoint_says_step_0(tmp_path):
     profile = get_profile(hardware=Hardware(cuda=False), env={"COURSE_OUTPUT_DIR": str(tmp_path)})
     text = interrupted_message(profile, 7)
@@ -95,7 +82,7 @@ def test_ctrl_c_message_before_any_checkpoint_says_step_0(tmp_path):
 
 def test_ctrl_c_message_with_fresh_says_to_drop_it_to_resume(tmp_path):
     profile = get_profile(hardware=Hardware(cuda=False), env={"COURSE_OUTPUT_DIR": str(tmp_path)})
-    _checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
     text = interrupted_message(profile, 27, fresh=True)
     assert "checkpoint-20" in text and "without --fresh to resume" in text
     assert "resumes from the last complete checkpoint, checkpoint-20" in interrupted_message(profile, 27)
@@ -103,7 +90,7 @@ def test_ctrl_c_message_with_fresh_says_to_drop_it_to_resume(tmp_path):
 
 def test_ctrl_c_message_after_the_last_step_says_nothing_is_trained_again(tmp_path):
     profile = get_profile(hardware=Hardware(cuda=False), env={"COURSE_OUTPUT_DIR": str(tmp_path)})
-    _checkpoint(profile.checkpoint_dir, 60, max_steps=60)
+    make_checkpoint(profile.checkpoint_dir, 60, max_steps=60)
     assert "saves its adapter without training again" in interrupted_message(profile, 60)
 
 
