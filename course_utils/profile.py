@@ -115,6 +115,12 @@ class Profile:
         return self.output_dir / "adapter"
 
     @property
+    def chat_adapter_dir(self) -> Path:
+        """Notebook 08's adapter, trained on conversations with the course's chat template; the
+        tokenizer saved beside it carries that template (notebook 09 and any server use it)."""
+        return self.output_dir / "adapter-chat"
+
+    @property
     def merged_dir(self) -> Path:
         return self.output_dir / "merged"
 

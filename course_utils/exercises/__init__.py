@@ -1,0 +1,33 @@
+"""Checkers for the exercises at the end of notebooks 02-07.
+
+Call a checker with your answer and the course objects it names. It prints one line and
+returns a bool:
+
+- ``✓ right: ...`` and ``True`` when the answer is right;
+- ``✗ not yet: ... Hint: ...`` and ``False`` when it is not (the hint points at the likely mistake);
+- ``not answered yet — ...`` and ``False`` while the answer is still ``None`` (or ``...``),
+  so a notebook runs top to bottom with its exercises left open.
+
+A checker never raises on a wrong answer, whatever its type. It works the right answer out
+itself from the data, tokenizer, model or trainer you pass, so it holds for every profile, not
+just for the numbers of the ``smoke`` run. Worked solutions: ``solutions/NN_solutions.ipynb``.
+
+The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
+
+- 02 · data: ``check_prompt``, ``check_most_common_instruction``
+- 03 · lengths: ``check_share_over``, ``check_smallest_max_length``
+- 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``
+- 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_alpha_for_rank``, ``check_lora_all_linear``
+- 06 · training: ``check_steps_per_epoch``, ``check_loss_share``, ``check_warmup_steps``, ``check_unpacked_rows``
+- 07 · inference: ``check_score``, ``check_generation``
+"""
+
+from . import nb02, nb03, nb04, nb05, nb06, nb07
+from .nb02 import *  # noqa: F401,F403
+from .nb03 import *  # noqa: F401,F403
+from .nb04 import *  # noqa: F401,F403
+from .nb05 import *  # noqa: F401,F403
+from .nb06 import *  # noqa: F401,F403
+from .nb07 import *  # noqa: F401,F403
+
+__all__ = [name for module in (nb02, nb03, nb04, nb05, nb06, nb07) for name in module.__all__]
