@@ -287,6 +287,10 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_share_over": _share_case,
     "check_smallest_max_length": _smallest_case,
     "check_weight_bytes": _bytes_case,
+    # 7e9 weights, 40e6 adapters, 3.5 MiB per token, 4,096 tokens; the wrong one forgets the activations
+    "check_memory_row": lambda o: Case((2 * 7e9 + 12 * 40e6 + 4096 * 3.5 * 2**20) / 2**30,
+                                       (2 * 7e9 + 12 * 40e6) / 2**30, "activations are missing",
+                                       (int(7e9), int(40e6), 3.5 * 2**20, 4096)),
     "check_completion_ids": _ids_case,
     "check_lora_trainable": _lora_case,
     "check_lora_scale": lambda o: Case(2.0, 0.5, "inverse", (_lora_config(),)),
