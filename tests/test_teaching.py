@@ -181,6 +181,16 @@ def _smallest_case(o: Objects) -> Case:
     return Case(lengths[1], lengths[1] - 1, "raise it", (TEXTS, o.tokenizer), {"keep": 0.5})
 
 
+def _filter_case(o: Objects) -> Case:
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"text": TEXTS})
+    limit = sorted(_lengths(o.tokenizer, TEXTS))[1]
+    fits = data.filter(lambda row: _lengths(o.tokenizer, [row["text"]])[0] <= limit)
+    too_long = data.filter(lambda row: _lengths(o.tokenizer, [row["text"]])[0] > limit)
+    return Case(fits, too_long, "too long", (data, o.tokenizer, limit))
+
+
 def _bytes_case(o: Objects) -> Case:
     n = sum(p.numel() for p in o.model.parameters())
     return Case((2 * n, n / 2), (4 * n, n / 2), "float32", (o.model,))
@@ -286,6 +296,7 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_most_common_instruction": _common_case,
     "check_share_over": _share_case,
     "check_smallest_max_length": _smallest_case,
+    "check_fits_filter": _filter_case,
     "check_weight_bytes": _bytes_case,
     # 7e9 weights, 40e6 adapters, 3.5 MiB per token, 4,096 tokens; the wrong one forgets the activations
     "check_memory_row": lambda o: Case((2 * 7e9 + 12 * 40e6 + 4096 * 3.5 * 2**20) / 2**30,
