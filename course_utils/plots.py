@@ -169,7 +169,7 @@ def lr_schedule(steps: Sequence[int], rates: Sequence[float], warmup_steps: int,
     ax.plot(steps, rates, "-", color="tab:blue", label="the trainer's scheduler")
     if logged:
         ax.plot(*zip(*logged), "o", color="tab:orange", label="logged by the trainer")
-    ax.axvspan(0, warmup_steps, color="tab:orange", alpha=0.15, label=f"warm-up: {warmup_steps} steps")
+    ax.axvspan(0.5, warmup_steps + 0.5, color="tab:orange", alpha=0.15, label=f"warm-up: steps 1-{warmup_steps}")
     ax.set(title="Learning rate per optimizer step", xlabel="optimizer step", ylabel="learning rate")
     ax.grid(alpha=0.3)
     ax.legend()
