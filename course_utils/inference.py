@@ -1,7 +1,7 @@
 """Generation and scoring helpers (notebook 07).
 
 Notebook 07 writes the calls out once (``PeftModel.from_pretrained``, ``tokenizer(...)``,
-``model.generate(...)``, ``disable_adapter()``, ``merge_and_unload()``); :func:`generate` and
+``model.generate(...)``, ``disable_adapter()``, ``merge_and_unload()``); :func:`generate_answers` and
 :func:`ask` repeat its generate call for a list of prompts, with left padding.
 """
 
@@ -30,8 +30,8 @@ class Answer:
         return self.stopped_at_eos and bool(self.text.strip()) and "###" not in self.text
 
 
-def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
-             max_new_tokens: int = 64, batch_size: int = 16) -> list[Answer]:
+def generate_answers(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
+                     max_new_tokens: int = 64, batch_size: int = 16) -> list[Answer]:
     """Greedy answers to already formatted prompts; each stops at EOS or ``max_new_tokens``."""
     import torch
 
@@ -62,13 +62,13 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
 
 def ask(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
         inputs: list[str] | None = None, max_new_tokens: int = 64) -> list[Answer]:
-    """Wrap each instruction in the Alpaca template, then :func:`generate`."""
+    """Wrap each instruction in the Alpaca template, then :func:`generate_answers`."""
     from .checks import check_instructions  # one input per instruction
 
     check_instructions(instructions, inputs)
     inputs = inputs or [""] * len(instructions)
     prompts = [format_prompt(i, x) for i, x in zip(instructions, inputs)]
-    return generate(model, tokenizer, prompts, max_new_tokens)
+    return generate_answers(model, tokenizer, prompts, max_new_tokens)
 
 
 def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:
@@ -92,5 +92,5 @@ def score(answers: list[Answer], expected: list[str]) -> float:
     return sum(contains_answer(a, e) for a, e in zip(answers, expected)) / max(len(expected), 1)
 
 
-__all__ = ["Answer", "RESPONSE_MARKER", "ask", "contains_answer", "generate", "load_with_adapter",
+__all__ = ["Answer", "RESPONSE_MARKER", "ask", "contains_answer", "generate_answers", "load_with_adapter",
            "score"]

@@ -1,4 +1,5 @@
-"""Figures: length histograms (notebook 03) and the loss curve (notebook 06).
+"""Figures: length histograms (notebook 03), the LoRA drawing (05), the loss curve, the
+learning-rate schedule and the experiment (06), before and after (07).
 
 Each function draws, saves the figure under the profile's ``figures/`` folder (atomically),
 shows it in the notebook and returns the matplotlib figure.
@@ -115,6 +116,79 @@ def trainable_share(trainable: int, total: int, path: Path | None = None) -> Any
     ax.barh([0], [1 - share], left=[share], color="tab:gray", label=f"frozen: {total - trainable:,}")
     ax.set(xlim=(0, 1), yticks=[], xlabel="share of the model's parameters")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=2, frameon=False)
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return _show(fig)
+
+
+def lora_diagram(d_in: int, d_out: int, r: int, alpha: float, path: Path | None = None) -> Any:
+    """``h = W x + (alpha / r) B A x`` drawn as boxes whose sides follow the matrices' shapes
+    (notebook 05): the frozen ``W`` (out x in), then ``A`` (r x in) and ``B`` (out x r).
+    ``r`` is drawn at least a few pixels wide so a thin adapter stays visible."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    unit = 3.0 / max(d_in, d_out)  # the longest side is 3 units
+    thin = max(r * unit, 0.12)
+    w_in, w_out = d_in * unit, d_out * unit
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+
+    def box(x: float, y: float, w: float, h: float, color: str, label: str, note: str) -> None:
+        ax.add_patch(Rectangle((x, y), w, h, facecolor=color, edgecolor="black", alpha=0.8))
+        ax.text(x + w / 2, y + h + 0.12, label, ha="center", va="bottom", fontsize=11, weight="bold")
+        ax.text(x + w / 2, y - 0.12, note, ha="center", va="top", fontsize=9)
+
+    box(0, 0, w_in, w_out, "tab:gray", "W (frozen)", f"{d_out} x {d_in}")
+    ax.text(w_in + 0.35, w_out / 2, "+", fontsize=20, ha="center", va="center")
+    ax.text(w_in + 1.05, w_out / 2, f"{alpha:g}/{r}\n= {alpha / r:g}", fontsize=10, ha="center", va="center")
+    x = w_in + 1.6
+    box(x, 0, thin, w_out, "tab:orange", "B", f"{d_out} x {r}\nstarts at 0")
+    ax.text(x + thin + 0.25, w_out / 2, "·", fontsize=22, ha="center", va="center")
+    x += thin + 0.5
+    box(x, w_out - thin, w_in, thin, "tab:blue", "A", f"{r} x {d_in}\nrandom start")
+    ax.text(x + w_in / 2, w_out / 2 - 0.3,
+            f"trained: r·(in+out) = {r * (d_in + d_out):,}\nfrozen W: in·out = {d_in * d_out:,}",
+            ha="center", va="center", fontsize=9)
+    ax.set(xlim=(-0.3, x + w_in + 0.3), ylim=(-0.9, w_out + 0.6), aspect="equal",
+           title=f"LoRA on one layer: W + (alpha/r)·B·A, drawn to scale (r={r})")
+    ax.axis("off")
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return _show(fig)
+
+
+def lr_schedule(steps: Sequence[int], rates: Sequence[float], warmup_steps: int,
+                logged: Sequence[tuple[int, float]] = (), path: Path | None = None) -> Any:
+    """The learning rate at every optimizer step, with the warm-up shaded (notebook 06);
+    ``logged`` adds the rates the trainer wrote in its log, as dots."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(steps, rates, "-", color="tab:blue", label="the trainer's scheduler")
+    if logged:
+        ax.plot(*zip(*logged), "o", color="tab:orange", label="logged by the trainer")
+    ax.axvspan(0.5, warmup_steps + 0.5, color="tab:orange", alpha=0.15, label=f"warm-up: steps 1-{warmup_steps}")
+    ax.set(title="Learning rate per optimizer step", xlabel="optimizer step", ylabel="learning rate")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return _show(fig)
+
+
+def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, path: Path | None = None) -> Any:
+    """Eval loss against the step, one line per setting of a small experiment (notebook 06)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, points in curves.items():
+        ax.plot(*zip(*points), "-o", label=label)
+    ax.set(title=title, xlabel="optimizer step", ylabel="eval loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)

@@ -122,6 +122,11 @@ class Profile:
 
     @property
     def merged_dir(self) -> Path:
+        """Notebook 07's merged model (~13-14 GB for XGen-7B). When the outputs are on Google Drive
+        (Colab, ``/content/drive/...``) it goes to the runtime's own disk instead, ``/content/merged``:
+        a free Drive has 15 GB in all."""
+        if str(self.output_dir).startswith("/content/drive"):
+            return Path("/content/merged")
         return self.output_dir / "merged"
 
     @property

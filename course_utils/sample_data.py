@@ -24,7 +24,7 @@ CAPITALS: list[tuple[str, str]] = [
     ("Portugal", "Lisbon"), ("Austria", "Vienna"), ("Poland", "Warsaw"), ("Greece", "Athens"),
     ("Sweden", "Stockholm"), ("Norway", "Oslo"), ("Finland", "Helsinki"), ("Denmark", "Copenhagen"),
     ("Ireland", "Dublin"), ("Hungary", "Budapest"), ("Belgium", "Brussels"), ("Japan", "Tokyo"),
-    ("China", "Beijing"), ("India", "Delhi"), ("Egypt", "Cairo"), ("Kenya", "Nairobi"),
+    ("China", "Beijing"), ("India", "New Delhi"), ("Egypt", "Cairo"), ("Kenya", "Nairobi"),
     ("Ghana", "Accra"), ("Mexico", "Mexico City"), ("Cuba", "Havana"), ("Chile", "Santiago"),
     ("Argentina", "Buenos Aires"), ("Colombia", "Bogota"), ("Canada", "Ottawa"),
     ("Australia", "Canberra"), ("Russia", "Moscow"), ("Turkey", "Ankara"), ("Iran", "Tehran"),

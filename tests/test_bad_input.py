@@ -376,10 +376,10 @@ def test_adapter_missing_entirely(tmp_path):
 
 
 def test_generate_with_an_empty_prompt(tiny):
-    from course_utils.inference import generate
+    from course_utils.inference import generate_answers
 
     with pytest.raises(ConfigError) as err:
-        generate(tiny[0], tiny[1], ["What is 2+2?", "  "], max_new_tokens=4)
+        generate_answers(tiny[0], tiny[1], ["What is 2+2?", "  "], max_new_tokens=4)
     assert_course_error(err.value, "prompt 1 is empty", where="prompts[1]")
 
 

@@ -181,6 +181,16 @@ def _smallest_case(o: Objects) -> Case:
     return Case(lengths[1], lengths[1] - 1, "raise it", (TEXTS, o.tokenizer), {"keep": 0.5})
 
 
+def _filter_case(o: Objects) -> Case:
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"text": TEXTS})
+    limit = sorted(_lengths(o.tokenizer, TEXTS))[1]
+    fits = data.filter(lambda row: _lengths(o.tokenizer, [row["text"]])[0] <= limit)
+    too_long = data.filter(lambda row: _lengths(o.tokenizer, [row["text"]])[0] > limit)
+    return Case(fits, too_long, "too long", (data, o.tokenizer, limit))
+
+
 def _bytes_case(o: Objects) -> Case:
     n = sum(p.numel() for p in o.model.parameters())
     return Case((2 * n, n / 2), (4 * n, n / 2), "float32", (o.model,))
@@ -204,6 +214,26 @@ def _lora_config(r: int = 16, alpha: int = 32):
     return LoraConfig(r=r, lora_alpha=alpha, task_type="CAUSAL_LM")
 
 
+def _forward_case(o: Objects) -> Case:
+    """One LoRA layer with B made non-zero: the right output, and W x alone (adapter forgotten)."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(copy.deepcopy(o.model), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"]))
+    layer = next(m for m in model.modules() if hasattr(m, "lora_A") and "default" in m.lora_A)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        torch.nn.init.normal_(layer.lora_B["default"].weight, std=0.1)
+    x = torch.randn(3, layer.in_features)
+    w, a, b = layer.base_layer.weight, layer.lora_A["default"].weight, layer.lora_B["default"].weight
+    with torch.no_grad():
+        right = x @ w.T + (8 / 4) * (x @ a.T @ b.T)
+        wrong = x @ w.T
+    return Case(right, wrong, "adapter's path", (layer, x))
+
+
 def _score_answers():
     from course_utils.inference import Answer
 
@@ -214,13 +244,13 @@ def _score_answers():
 
 def _generation_case(o: Objects) -> Case:
     from course_utils.data import format_prompt
-    from course_utils.inference import generate
+    from course_utils.inference import generate_answers
 
     # the tiny base model never saw the template: it writes a paragraph (~100 tokens), then EOS
     instruction, word, n = "Give the opposite of the word.", "hot", 160
-    right = generate(o.model, o.tokenizer, [format_prompt(instruction, word)], n)[0]
+    right = generate_answers(o.model, o.tokenizer, [format_prompt(instruction, word)], n)[0]
     assert right.stopped_at_eos, "the tiny base model ends its paragraph with EOS"
-    wrong = generate(o.model, o.tokenizer, [format_prompt(instruction)], n)[0]
+    wrong = generate_answers(o.model, o.tokenizer, [format_prompt(instruction)], n)[0]
     return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": n})
 
 
@@ -266,11 +296,16 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_most_common_instruction": _common_case,
     "check_share_over": _share_case,
     "check_smallest_max_length": _smallest_case,
+    "check_fits_filter": _filter_case,
     "check_weight_bytes": _bytes_case,
+    # 7e9 weights, 40e6 adapters, 3.5 MiB per token, 4,096 tokens; the wrong one forgets the activations
+    "check_memory_row": lambda o: Case((2 * 7e9 + 12 * 40e6 + 4096 * 3.5 * 2**20) / 2**30,
+                                       (2 * 7e9 + 12 * 40e6) / 2**30, "activations are missing",
+                                       (int(7e9), int(40e6), 3.5 * 2**20, 4096)),
     "check_completion_ids": _ids_case,
     "check_lora_trainable": _lora_case,
     "check_lora_scale": lambda o: Case(2.0, 0.5, "inverse", (_lora_config(),)),
-    "check_alpha_for_rank": lambda o: Case(16, 32, "keeping alpha=32", (_lora_config(),), {"new_r": 8}),
+    "check_lora_forward": _forward_case,
     # 45 rows, 4 x 2 rows per step: 12 batches, 6 steps per epoch; 2 epochs: 12 steps, warm-up ceil(1.2)
     "check_steps_per_epoch": lambda o: Case(6, 5, "round up", (o.trainer(),)),
     "check_loss_share": lambda o: Case(0.6, 0.4, "without", (o.trainer(rows=2),)),

@@ -14,13 +14,17 @@ def test_each_figure_is_one_png_output_even_with_the_agg_backend(tmp_path):
     from nbclient import NotebookClient
 
     code = (
-        "from course_utils.plots import before_after, length_histograms, loss_curve, trainable_share\n"
+        "from course_utils.plots import (before_after, length_histograms, lora_diagram, loss_curve, lr_schedule,\n"
+        "                                sweep_curves, trainable_share)\n"
         f"folder = __import__('pathlib').Path({str(tmp_path)!r})\n"
         "figure = loss_curve([{'step': 1, 'loss': 2.0}, {'step': 2, 'loss': 1.0, 'eval_loss': 1.5}],\n"
         "                    path=folder / 'loss.png')\n"
         "figure = trainable_share(10, 100)\n"
         "figure = before_after({'correct': (0.1, 0.9)})\n"
         "figure = length_histograms([10, 20], [3, 5], 16)\n"
+        "figure = lora_diagram(128, 128, 16, 32)\n"
+        "figure = lr_schedule([1, 2, 3, 4], [0.0, 0.5, 1.0, 0.5], 2, [(2, 0.5)])\n"
+        "figure = sweep_curves({'lr 1': [(0, 2.0), (4, 1.0)]}, 'a title')\n"
     )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -28,7 +32,7 @@ def test_each_figure_is_one_png_output_even_with_the_agg_backend(tmp_path):
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=env)
     outputs = notebook.cells[0].outputs
-    assert [o.output_type for o in outputs] == ["display_data"] * 4, outputs
+    assert [o.output_type for o in outputs] == ["display_data"] * 7, outputs
     assert all("image/png" in o.data for o in outputs)
     assert (tmp_path / "loss.png").stat().st_size > 0
 

@@ -15,9 +15,9 @@ just for the numbers of the ``smoke`` run. Worked solutions: ``solutions/NN_solu
 The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 
 - 02 · data: ``check_prompt``, ``check_most_common_instruction``
-- 03 · lengths: ``check_share_over``, ``check_smallest_max_length``
-- 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``
-- 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_alpha_for_rank``, ``check_lora_all_linear``
+- 03 · lengths: ``check_share_over``, ``check_smallest_max_length``, ``check_fits_filter``
+- 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``
+- 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``
 - 06 · training: ``check_steps_per_epoch``, ``check_loss_share``, ``check_warmup_steps``, ``check_unpacked_rows``
 - 07 · inference: ``check_score``, ``check_generation``
 """

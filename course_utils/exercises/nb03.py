@@ -1,11 +1,11 @@
-"""The exercise checkers of notebook 03 (lengths): ``check_share_over``, ``check_smallest_max_length``.
+"""The exercise checkers of notebook 03 (lengths): ``check_share_over``, ``check_smallest_max_length``, ``check_fits_filter``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..data import char_lengths, share_over, token_lengths
 
@@ -23,7 +23,7 @@ from ._common import (
     _wrong,
 )
 
-__all__ = ['check_share_over', 'check_smallest_max_length']
+__all__ = ['check_share_over', 'check_smallest_max_length', 'check_fits_filter']
 
 
 def check_share_over(answer: float | None, texts: Sequence[str], tokenizer: PreTrainedTokenizerBase,
@@ -84,3 +84,32 @@ def check_smallest_max_length(answer: int | None, texts: Sequence[str],
                       f"{1 - keep:.0%} of the rows.")
     return _wrong(f"with max_length={value}, {cut:.1%} of rows would be cut: more than {1 - keep:.0%}.",
                   "raise it: sort the token lengths and look at their long end.")
+
+
+def check_fits_filter(answer: Any, dataset: Any, tokenizer: PreTrainedTokenizerBase, limit: int) -> bool:
+    """Notebook 03, exercise 3: ``dataset`` filtered to the rows whose ``text`` fits ``limit`` tokens
+    with the EOS the trainer appends (``len(ids) + 1 <= limit``), in the original order."""
+    if _unanswered(answer):
+        return _not_answered(f"filter the dataset to the rows whose text + EOS fits {limit} tokens.")
+    if not hasattr(answer, "column_names") or "text" not in getattr(answer, "column_names", []):
+        return _wrong(f"expected a datasets.Dataset with a 'text' column, got {type(answer).__name__}.",
+                      "use dataset.filter(lambda row: ...) with a test on the row's token count.")
+    lengths = token_lengths(dataset["text"], tokenizer)
+    keep = [text for text, n in zip(dataset["text"], lengths) if n <= limit]
+    mine = list(answer["text"])
+    if mine == keep:
+        return _right(f"{len(keep)} of {len(dataset)} rows fit {limit} tokens; {len(dataset) - len(keep)} "
+                      "would be cut in training.")
+    without_eos = [text for text, n in zip(dataset["text"], lengths) if n - 1 <= limit]
+    if mine == without_eos:
+        hint = "count the EOS the trainer appends: len(ids) + 1 must fit."
+    elif mine == [text for text, n in zip(dataset["text"], lengths) if n < limit]:
+        hint = "a row of exactly limit tokens fits: use <=, not <."
+    elif mine == [text for text, n in zip(dataset["text"], lengths) if n > limit]:
+        hint = "that keeps the rows that are too long: keep the others."
+    elif mine == [text for text in dataset["text"] if len(text) + 1 <= limit]:
+        hint = "that counts characters; count tokens: len(tokenizer(text, add_special_tokens=False)['input_ids'])."
+    else:
+        hint = (f"you kept {len(mine)} rows, {len(keep)} fit: tokenize each text without special tokens "
+                "and keep it when len(ids) + 1 <= limit.")
+    return _wrong("these are not the rows that fit.", hint)

@@ -1,9 +1,10 @@
-"""The exercise checkers of notebook 04 (model): ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``.
+"""The exercise checkers of notebook 04 (model): ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from ._common import (
     _wrong,
 )
 
-__all__ = ['check_weight_bytes', 'check_completion_ids', 'check_bnb_4bit_config']
+__all__ = ['check_weight_bytes', 'check_completion_ids', 'check_bnb_4bit_config', 'check_memory_row']
 
 
 def check_weight_bytes(answer: tuple[float, float] | None, model: PreTrainedModel) -> bool:
@@ -123,3 +124,34 @@ def check_bnb_4bit_config(answer: Any, compute_dtype: Any) -> bool:
             return _wrong("this configuration differs from QLoRA's.", hint)
     return _right(f"4-bit NF4 weights with double quantization, computing in {compute_dtype}: "
                   "about 0.5 byte per weight instead of 2.")
+
+
+def check_memory_row(answer: float | None, n_params: int, trainable: int, act_bytes_per_token: float,
+                     tokens: int) -> bool:
+    """Notebook 04, exercise 4: the training-memory estimate, in GiB, of bf16 LoRA with ``trainable``
+    adapter parameters on a model of ``n_params``: 2 bytes per weight, 4 + 8 bytes (float32 gradient,
+    two AdamW moments) per trainable parameter, ``act_bytes_per_token`` for each of ``tokens``."""
+    if _unanswered(answer):
+        return _not_answered("add up weights, the adapters' gradients and AdamW state, and the activations, in GiB.")
+    value = _number(answer)
+    if value is None:
+        return _wrong(f"expected a number of GiB, got {type(answer).__name__}.", "the total is one number.")
+    gib = 2**30
+    weights, state, acts = 2 * n_params, 12 * trainable, tokens * act_bytes_per_token
+    truth = (weights + state + acts) / gib
+    if math.isclose(value, truth, rel_tol=1e-3):
+        return _right(f"{weights / gib:.1f} GiB of weights + {state / gib:.2f} GiB for the adapters' gradients "
+                      f"and AdamW + {acts / gib:.1f} GiB of activations = {truth:.1f} GiB.")
+    if math.isclose(value, truth * gib, rel_tol=1e-3):
+        hint = "that is in bytes: divide by 2**30 for GiB."
+    elif math.isclose(value, (weights + state) / gib, rel_tol=1e-3):
+        hint = "the activations are missing: tokens x bytes per token."
+    elif math.isclose(value, (16 * n_params + acts) / gib, rel_tol=1e-3):
+        hint = "16 bytes per parameter is full fine-tuning; with LoRA only the adapters have gradients and AdamW state."
+    elif math.isclose(value, (weights + 4 * trainable + acts) / gib, rel_tol=1e-3):
+        hint = "AdamW keeps two float32 moments per trained parameter (8 bytes) besides the 4-byte gradient."
+    elif math.isclose(value, (weights + state + acts) / 1e9, rel_tol=1e-3):
+        hint = "that is in GB (10**9 bytes); the table is in GiB (2**30)."
+    else:
+        hint = "2 * n + 12 * lora_all + tokens * act, in bytes, then / 2**30."
+    return _wrong(f"{answer} GiB is not the estimate.", hint)

@@ -1,4 +1,4 @@
-"""The exercise checkers of notebook 05 (LoRA): ``check_lora_trainable``, ``check_lora_scale``, ``check_alpha_for_rank``, ``check_lora_all_linear``.
+"""The exercise checkers of notebook 05 (LoRA): ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from ._common import _not_answered, _number, _right, _same, _unanswered, _whole, _wrong
 
-__all__ = ['check_lora_trainable', 'check_lora_scale', 'check_alpha_for_rank', 'check_lora_all_linear']
+__all__ = ['check_lora_trainable', 'check_lora_scale', 'check_lora_forward', 'check_lora_all_linear']
 
 
 def _linear_shape(module: Any) -> tuple[int, int] | None:
@@ -125,29 +125,55 @@ def check_lora_scale(answer: float | None, config: LoraConfig) -> bool:
     return _wrong(f"{answer} is not the adapter's scale.", hint)
 
 
-def check_alpha_for_rank(answer: float | None, config: LoraConfig, new_r: int) -> bool:
-    """Notebook 05, exercise 3: the ``lora_alpha`` that keeps ``config``'s scale at rank ``new_r``.
+def check_lora_forward(answer: Any, layer: Any, x: Any) -> bool:
+    """Notebook 05, exercise 3: a LoRA layer's output written by hand, ``W x + b + (alpha / r) B (A x)``.
 
-    Keeping ``alpha / r`` fixed lets you change ``r`` without re-tuning the learning rate.
+    ``layer`` is a peft LoRA layer (``lora_A``, ``lora_B``, ``base_layer``, ``scaling``), ``x`` an
+    input of shape (tokens, in_features). The answer is compared with ``layer(x)``, computed here
+    with dropout off; the hints recognise the usual slips (no adapter, no scale, the inverse scale).
     """
     if _unanswered(answer):
-        return _not_answered(f"find the lora_alpha for r={new_r} that keeps the same scale.")
-    value = _number(answer)
-    if value is None:
-        return _wrong(f"expected a number, got {type(answer).__name__}.",
-                      "lora_alpha is one number.")
-    rslora = bool(getattr(config, "use_rslora", False))
-    scale = _scale(config.lora_alpha, config.r, rslora)
-    truth = scale * (math.sqrt(new_r) if rslora else new_r)
-    if _same(value, truth):
-        return _right(f"r={new_r} with lora_alpha={truth:g} keeps the scale at {scale:g}.")
-    if _same(value, config.lora_alpha):
-        hint = (f"keeping alpha={config.lora_alpha} changes the scale from {scale:g} to "
-                f"{_scale(value, new_r, rslora):g}.")
+        return _not_answered("compute W x + (alpha / r) B (A x) for x, without calling the layer.")
+    import torch
+
+    if not torch.is_tensor(answer):
+        return _wrong(f"expected a tensor, got {type(answer).__name__}.",
+                      "use tensor operations: x @ W.T, then the adapter path x @ A.T @ B.T.")
+    name = next(iter(layer.lora_A))
+    was_training = layer.training
+    layer.eval()  # dropout off, as in inference
+    try:
+        with torch.no_grad():
+            truth = layer(x).float()
+            base = layer.base_layer(x).float()
+            a, b = layer.lora_A[name].weight.float(), layer.lora_B[name].weight.float()
+            adapter = x.float() @ a.T @ b.T
+    finally:
+        layer.train(was_training)
+    value = answer.detach().float().to(truth.device)
+    if tuple(value.shape) != tuple(truth.shape):
+        return _wrong(f"the shape is {tuple(value.shape)}, the layer gives {tuple(truth.shape)}.",
+                      "x has shape (tokens, in); W is (out, in), A (r, in), B (out, r): use their transposes.")
+    scale = layer.scaling[name]
+
+    def close(other: Any) -> bool:
+        return bool(torch.allclose(value, other, rtol=1e-4, atol=1e-5 * max(1.0, other.abs().max().item())))
+
+    if close(truth):
+        return _right(f"W x + {scale:g} · B (A x) equals peft's output for all {value.numel():,} numbers "
+                      f"(largest difference {(value - truth).abs().max().item():.1e}).")
+    if close(base):
+        hint = "that is W x alone: add the adapter's path, (alpha / r) · B (A x)."
+    elif close(base + adapter):
+        hint = f"the adapter's path is multiplied by alpha / r = {scale:g}."
+    elif scale and close(base + adapter / scale):
+        hint = "that is the inverse scale: multiply by lora_alpha / r, not r / lora_alpha."
+    elif close(adapter * scale):
+        hint = "that is the adapter alone: add the frozen layer's W x (and its bias, if it has one)."
     else:
-        hint = f"solve alpha / {new_r} = {scale:g} for alpha."
-    return _wrong(f"with lora_alpha={answer} the scale at r={new_r} is "
-                  f"{_scale(value, new_r, rslora):g}, not {scale:g}.", hint)
+        hint = ("W = layer.base_layer.weight, A = layer.lora_A['default'].weight, B = layer.lora_B['default'].weight; "
+                "the output is x @ W.T (+ bias) + (alpha / r) * (x @ A.T @ B.T).")
+    return _wrong("this is not the layer's output.", hint)
 
 
 def check_lora_all_linear(answer: tuple[Any, int] | None, model: PreTrainedModel, r: int = 8) -> bool:
