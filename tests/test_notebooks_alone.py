@@ -24,3 +24,12 @@ def test_notebooks_before_07_read_no_earlier_output():
         code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
         assert "ensure_adapter" not in code and "merged_dir" not in code, path.name
         assert "adapter_dir" not in code or path.name.startswith("06"), path.name  # 06 writes it
+
+
+def test_notebook_08_runs_alone(tmp_path):
+    """08 compares its chat adapter with 06's adapter: with an empty output folder, smoke trains both."""
+    output = tmp_path / "outputs"
+    run_notebook(NOTEBOOKS / "08_chat_format.ipynb", {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(output)})
+    assert (output / "adapter" / "adapter_config.json").is_file()
+    assert (output / "adapter-chat" / "adapter_config.json").is_file()
+    assert (output / "adapter-chat" / "chat_template.jinja").is_file()
