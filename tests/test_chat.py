@@ -36,6 +36,10 @@ def _prepared(setup, template, **overrides):
 
     profile, model, tokenizer, train = setup
     tokenizer = with_chat_template(tokenizer, template)
+    if "max_length" in overrides:  # cut answers, but keep no conversation whose first prompt fills a row:
+        first = [m[:next(i for i, t in enumerate(m) if t["role"] == "assistant")] for m in train["messages"]]
+        prompts = tokenizer.apply_chat_template(first, tokenize=True, add_generation_prompt=True)["input_ids"]
+        train = train.select([i for i, ids in enumerate(prompts) if len(ids) < overrides["max_length"] - 4])
     args = sft_config(profile, eval=False, **overrides)
     return SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer).train_dataset
 
@@ -44,15 +48,16 @@ def test_broken_templates_differ_from_the_course_template():
     assert EOS_OUTSIDE != CHAT_TEMPLATE and USER_INSIDE != CHAT_TEMPLATE
 
 
-@pytest.mark.parametrize("packing", [True, False])
-def test_masks_hold_for_the_course_template_packed_and_truncated(setup, packing):
-    profile, _, tokenizer, _ = setup
-    rows = _prepared(setup, CHAT_TEMPLATE, packing=packing, max_length=64)  # short rows: many are cut
-    report = check_chat_masks(rows, tokenizer, max_length=64)
+@pytest.mark.parametrize("packing,max_length", [(True, 256), (True, 96), (False, 96)])
+def test_masks_hold_for_the_course_template_packed_and_truncated(setup, packing, max_length):
+    _, _, tokenizer, _ = setup
+    rows = _prepared(setup, CHAT_TEMPLATE, packing=packing, max_length=max_length)
+    report = check_chat_masks(rows, tokenizer, max_length=max_length)
     assert report["problems"] == []
-    assert report["cut"] > 0, "max_length=64 should cut some conversations"
     assert report["eos_with_loss"] > 0 and report["tokens_with_loss"] < report["tokens"]
-    if packing:
+    if max_length == 96:
+        assert report["cut"] > 0, "max_length=96 cuts some answers (and their EOS)"
+    else:
         assert report["conversations"] > report["rows"], "packed rows hold several conversations"
 
 
