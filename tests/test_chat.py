@@ -90,3 +90,21 @@ def test_messages_and_the_rendered_template():
     assert text.endswith("### Assistant:\nA sparrow." + tokenizer.eos_token + "\n\n")
     prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
     assert prompt.endswith("### User:\nName a bird.\n\n### Assistant:\n") and text.startswith(prompt)
+
+
+def test_the_recipes_chat_variant(tmp_path):
+    """``--format chat``: one more SFTConfig option, its own folders, and a clear error without a template."""
+    from course_utils.errors import ConfigError
+    from course_utils.finetune import main
+    from course_utils.models import load_tokenizer
+    from course_utils.recipe import make_trainer, sft_config
+
+    profile = get_profile("smoke").replace(output_dir=tmp_path)
+    chat = profile.replace(format="chat")
+    assert sft_config(chat).assistant_only_loss and not sft_config(profile).assistant_only_loss
+    assert sft_config(chat).output_dir == str(tmp_path / "checkpoints-chat")
+    assert chat.adapter_dir == chat.chat_adapter_dir == tmp_path / "adapter-chat" != profile.adapter_dir
+    with pytest.raises(ConfigError, match="with_chat_template"):
+        make_trainer(chat, None, load_tokenizer(chat.model), None)
+    with pytest.raises(SystemExit):
+        main(["--format", "sharegpt"])
