@@ -92,6 +92,14 @@ def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) 
     return two_turn(split["train"]), split["test"]
 
 
+def drop_long(conversations: Dataset, tokenizer: Any, max_length: int) -> Dataset:
+    """Keep the conversations whose rendered text fits in ``max_length`` tokens. A longer one would be cut:
+    its last turn loses its EOS, and one whose system and user turns fill ``max_length`` carries no loss at
+    all in a packed row (notebook 08 writes this out in a cell)."""
+    rendered = tokenizer.apply_chat_template(conversations["messages"], tokenize=True)["input_ids"]
+    return conversations.select([i for i, ids in enumerate(rendered) if len(ids) <= max_length])
+
+
 def chat_prompts(conversations: Any, tokenizer: Any) -> list[str]:
     """Each conversation without its last (assistant) turn, rendered with the generation prompt:
     what a chat model is asked at inference."""
@@ -212,5 +220,5 @@ def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[st
 
 
 __all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "answer_loss", "chat_prompts",
-           "chat_train_eval_split", "check_chat_masks", "last_answers", "show_mask", "to_conversations",
+           "chat_train_eval_split", "check_chat_masks", "drop_long", "last_answers", "show_mask", "to_conversations",
            "to_messages", "token_roles", "two_turn", "with_chat_template"]
