@@ -96,7 +96,7 @@ def drop_long(conversations: Dataset, tokenizer: Any, max_length: int) -> Datase
     """Keep the conversations whose rendered text fits in ``max_length`` tokens. A longer one would be cut:
     its last turn loses its EOS, and one whose system and user turns fill ``max_length`` carries no loss at
     all in a packed row (notebook 08 writes this out in a cell)."""
-    rendered = tokenizer.apply_chat_template(conversations["messages"], tokenize=True)["input_ids"]
+    rendered = tokenizer.apply_chat_template(list(conversations["messages"]), tokenize=True)["input_ids"]
     return conversations.select([i for i, ids in enumerate(rendered) if len(ids) <= max_length])
 
 

@@ -2,7 +2,7 @@
 
 Under nbval (``make test``) every notebook already runs in a fresh kernel, in order, into a fresh
 output folder, so notebooks 02-06, which read nothing an earlier notebook wrote, are checked there.
-Only notebook 07 reads an earlier output (06's adapter), and nbval always gives it one: so it runs
+Notebooks 07 and 08 read an earlier output (06's adapter), and nbval always gives them one: so they run
 once more here with an empty output folder, where the smoke profile trains the adapter itself.
 """
 
