@@ -394,6 +394,9 @@ TAUGHT_CALLS = {
            "prepare_model_for_kbit_training("],
     "07": ["PeftModel.from_pretrained(", "return_tensors=", ".generate(", "do_sample=False",
            "eos_token_id=", "pad_token_id=", "disable_adapter()", "merge_and_unload()", "save_pretrained("],
+    "08": ['"role": "user"', "tokenizer.chat_template = ", "{%- generation %}", "apply_chat_template(",
+           "add_generation_prompt=True", "resize_token_embeddings(", "trainable_token_indices=", "modules_to_save=",
+           "SFTConfig(", "assistant_only_loss=True", "SFTTrainer(", "save_pretrained(", ".generate("],
 }
 
 
