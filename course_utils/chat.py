@@ -92,12 +92,14 @@ def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) 
     return two_turn(split["train"]), split["test"]
 
 
-def drop_long(conversations: Dataset, tokenizer: Any, max_length: int) -> Dataset:
-    """Keep the conversations whose rendered text fits in ``max_length`` tokens. A longer one would be cut:
-    its last turn loses its EOS, and one whose system and user turns fill ``max_length`` carries no loss at
-    all in a packed row (notebook 08 writes this out in a cell)."""
-    rendered = tokenizer.apply_chat_template(list(conversations["messages"]), tokenize=True)["input_ids"]
-    return conversations.select([i for i, ids in enumerate(rendered) if len(ids) <= max_length])
+def drop_prompt_only(conversations: Dataset, tokenizer: Any, max_length: int) -> Dataset:
+    """Drop the conversations whose system and user turns alone, up to the first answer, fill ``max_length``
+    tokens: cut there, nothing of an answer is left, and trl keeps such a conversation in a packed row
+    that carries no loss at all. Longer conversations whose first answer starts in time stay: they are
+    cut, losing their end and its EOS, as notebook 06's long rows are (notebook 08 writes this out)."""
+    prompts = [m[:next(i for i, t in enumerate(m) if t["role"] == "assistant")] for m in conversations["messages"]]
+    rendered = tokenizer.apply_chat_template(prompts, tokenize=True, add_generation_prompt=True)["input_ids"]
+    return conversations.select([i for i, ids in enumerate(rendered) if len(ids) < max_length])
 
 
 def chat_prompts(conversations: Any, tokenizer: Any) -> list[str]:
@@ -220,5 +222,5 @@ def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[st
 
 
 __all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "answer_loss", "chat_prompts",
-           "chat_train_eval_split", "check_chat_masks", "drop_long", "last_answers", "show_mask", "to_conversations",
+           "chat_train_eval_split", "check_chat_masks", "drop_prompt_only", "last_answers", "show_mask", "to_conversations",
            "to_messages", "token_roles", "two_turn", "with_chat_template"]

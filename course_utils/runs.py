@@ -351,11 +351,11 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
     with exclusive(profile.output_dir):
         tokenizer = load_tokenizer(profile.model)
         if profile.format == "chat":  # notebook 08: conversations, the course's chat template
-            from .chat import chat_train_eval_split, drop_long, with_chat_template
+            from .chat import chat_train_eval_split, drop_prompt_only, with_chat_template
 
             with_chat_template(tokenizer)  # saved with the adapter, so notebook 09 and a server use it
             train_data, eval_data = chat_train_eval_split(profile)
-            train_data = drop_long(train_data, tokenizer, profile.max_length)  # as notebook 08 does
+            train_data = drop_prompt_only(train_data, tokenizer, profile.max_length)  # as notebook 08 does
         else:
             train_data, eval_data = train_eval_split(profile)
         model = load_model(profile)
