@@ -1,6 +1,6 @@
 # Fine-tune an LLM with PyTorch: set-up, run the course, test it.
 #   make setup    .venv/ with torch (pinned, installed first) + requirements + course_utils
-#   make course   execute the seven notebooks in order with the profile that fits this machine
+#   make course   execute the notebooks in order with the profile that fits this machine
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
 #   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees
 #   make fork REPO=OWNER/REPO [BRANCH=main]  point the Colab badges and install cells to your copy
@@ -21,7 +21,7 @@ STAMP  := $(VENV)/.installed
 OUTPUT ?= $(patsubst ~%,$(HOME)%,$(or $(strip $(COURSE_OUTPUT_DIR)),outputs))
 # What the course writes in $(OUTPUT); `make clean` removes these and nothing else (the folder may
 # be one of the learner's own, e.g. COURSE_OUTPUT_DIR=$HOME/course), plus leftovers of atomic writes.
-COURSE_OUTPUTS := adapter adapter.previous checkpoints merged figures executed unpacked \
+COURSE_OUTPUTS := adapter adapter.previous adapter-chat adapter-chat.previous checkpoints checkpoints-chat merged figures executed unpacked \
 	test test-latest ui .run.lock
 TEST_OUTPUT := $(OUTPUT)/test
 # the test environment: smoke profile, no network to any hub, no progress bars in nbval diffs

@@ -1,17 +1,28 @@
-"""The course's chat template for a base model (notebook 08; notebook 09 serves with it).
+"""The course's chat template for a base model, and conversations built from Alpaca rows (notebook 08;
+notebook 09 serves with the template).
 
 A base model such as XGen-7B-base or the course's tiny model has no chat template. Notebook 08 writes
 this one out in a cell and explains each line; this module holds the same string, so that the script
-mirror, notebook 09 and the tests use one copy (a test ties the notebook's string to this one).
+mirror (``--format chat``), notebook 09 and the tests use one copy (a test ties the notebook's string
+to this one).
 
 A turn ends with the tokenizer's EOS: no new token, so no embedding row has to grow. The assistant's
 text *and* its EOS sit inside ``{% generation %}`` so that trl's ``assistant_only_loss=True`` puts loss
-on them, and on nothing else.
+on them, and on nothing else. :func:`check_chat_masks` checks that on prepared training rows, after
+packing and truncation; notebook 08 first does the same by hand on one row.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
+
+from .data import load_alpaca
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from .profile import Profile
 
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -24,8 +35,192 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{ '### Assistant:\\n' }}{%- endif %}"
 )
 
+# The header that opens each role's turn in CHAT_TEMPLATE (check_chat_masks reads the turns by them).
+ROLE_HEADERS = {"system": "### System:\n", "user": "### User:\n", "assistant": "### Assistant:\n"}
+
+# The system turn of the course's conversations: Alpaca's preamble, said once, as an instruction.
+SYSTEM_PROMPT = "Write a response that appropriately completes the request."
+
 
 def with_chat_template(tokenizer: Any, template: str = CHAT_TEMPLATE) -> Any:
     """Give ``tokenizer`` the course's chat template (in place) and return it."""
     tokenizer.chat_template = template
     return tokenizer
+
+
+def to_messages(row: dict[str, Any], system: str | None = SYSTEM_PROMPT) -> list[dict[str, str]]:
+    """One Alpaca row as trl's conversational format: an optional system turn, the user's request
+    (the instruction, then the input after a blank line when there is one), the assistant's answer."""
+    request = row["instruction"]
+    if (row.get("input") or "").strip():
+        request += "\n\n" + row["input"]
+    turns = [{"role": "system", "content": system}] if system else []
+    return turns + [{"role": "user", "content": request}, {"role": "assistant", "content": row["output"]}]
+
+
+def to_conversations(ds: Dataset, system: str | None = SYSTEM_PROMPT) -> Dataset:
+    """A ``messages`` column (and nothing else) from Alpaca rows."""
+    return ds.map(lambda row: {"messages": to_messages(row, system)}, remove_columns=ds.column_names)
+
+
+def two_turn(ds: Dataset, every: int = 4) -> Dataset:
+    """Join some conversations into two-turn ones: of each ``every`` rows, the first two become one
+    conversation (the second's system turn dropped), so training also shows a user turn *after* an
+    assistant turn, as a chat has. The others stay as they are."""
+    rows = ds["messages"]
+    joined, i = [], 0
+    while i < len(rows):
+        if i % every == 0 and i + 1 < len(rows):
+            joined.append(rows[i] + [m for m in rows[i + 1] if m["role"] != "system"])
+            i += 2
+        else:
+            joined.append(rows[i])
+            i += 1
+    from datasets import Dataset
+
+    return Dataset.from_dict({"messages": joined})
+
+
+def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) -> tuple[Dataset, Dataset]:
+    """Conversations from the profile's data, split exactly like :func:`course_utils.data.train_eval_split`
+    (same rows held out, same order), some training rows joined into two-turn conversations."""
+    from .data import check_split_size
+
+    conversations = to_conversations(load_alpaca(profile.data, limit=profile.data_limit), system)
+    check_split_size(len(conversations), profile.eval_rows, profile.data)
+    split = conversations.train_test_split(test_size=profile.eval_rows, seed=0)
+    return two_turn(split["train"]), split["test"]
+
+
+def drop_prompt_only(conversations: Dataset, tokenizer: Any, max_length: int) -> Dataset:
+    """Drop the conversations whose system and user turns alone, up to the first answer, fill ``max_length``
+    tokens: cut there, nothing of an answer is left, and trl keeps such a conversation in a packed row
+    that carries no loss at all. Longer conversations whose first answer starts in time stay: they are
+    cut, losing their end and its EOS, as notebook 06's long rows are (notebook 08 writes this out)."""
+    prompts = [m[:next(i for i, t in enumerate(m) if t["role"] == "assistant")] for m in conversations["messages"]]
+    rendered = tokenizer.apply_chat_template(prompts, tokenize=True, add_generation_prompt=True)["input_ids"]
+    return conversations.select([i for i, ids in enumerate(rendered) if len(ids) < max_length])
+
+
+def chat_prompts(conversations: Any, tokenizer: Any) -> list[str]:
+    """Each conversation without its last (assistant) turn, rendered with the generation prompt:
+    what a chat model is asked at inference."""
+    return [tokenizer.apply_chat_template(m[:-1], tokenize=False, add_generation_prompt=True)
+            for m in conversations["messages"]]
+
+
+def last_answers(conversations: Any) -> list[str]:
+    """The text of each conversation's last turn (the reference answer)."""
+    return [m[-1]["content"] for m in conversations["messages"]]
+
+
+# ---------------------------------------------------------------- the loss mask, checked
+
+
+def _segments(row: dict[str, Any]) -> list[tuple[int, int]]:
+    """(start, end) of each example in a prepared row: one, or several in a packed row."""
+    lengths = row.get("seq_lengths") or [len(row["input_ids"])]
+    bounds, start = [], 0
+    for n in lengths:
+        bounds.append((start, start + n))
+        start += n
+    return bounds
+
+
+def token_roles(ids: list[int], tokenizer: Any, headers: dict[str, str] = ROLE_HEADERS) -> list[str]:
+    """The role of each token of one rendered conversation ('system', 'user', 'assistant', or '' before
+    the first header), read from the text: a token belongs to the turn whose header starts at or before
+    its last character (a token that runs into the next header, such as the blank line before it, belongs
+    to that next turn)."""
+    pieces = tokenizer.batch_decode([[i] for i in ids])
+    ends, end = [], 0
+    for piece in pieces:
+        end += len(piece)
+        ends.append(end)
+    text = "".join(pieces)
+    pattern = "|".join(re.escape(h.rstrip("\n")) for h in headers.values())
+    names = {h.rstrip("\n"): role for role, h in headers.items()}
+    starts = [(m.start(), names[m.group(0)]) for m in re.finditer(pattern, text)]
+    roles, k, current = [], 0, ""
+    for end in ends:
+        while k < len(starts) and starts[k][0] < end:
+            current = starts[k][1]
+            k += 1
+        roles.append(current)
+    return roles
+
+
+def check_chat_masks(dataset: Any, tokenizer: Any, max_length: int | None = None) -> dict[str, Any]:
+    """Check the loss mask of every prepared training row (``trainer.train_dataset``: packed or not,
+    truncated or not): in every row some tokens carry loss (a label other than -100), every EOS carries
+    loss, every assistant turn that was not cut at ``max_length`` ends with an EOS, and no system or user
+    token carries loss. Returns counts and a list of ``problems`` (empty when all holds)."""
+    eos = tokenizer.eos_token_id
+    problems: list[str] = []
+    counts = {"rows": len(dataset), "conversations": 0, "cut": 0, "tokens": 0, "tokens_with_loss": 0,
+              "assistant_turns": 0, "eos_with_loss": 0}
+    for index, row in enumerate(dataset):
+        ids, labels = row["input_ids"], row["labels"]
+        counts["tokens"] += len(ids)
+        trained = [label != -100 for label in labels]
+        counts["tokens_with_loss"] += sum(trained)
+        if not any(trained):
+            problems.append(f"row {index}: no token carries loss")
+        for start, end in _segments(row):
+            counts["conversations"] += 1
+            seg = ids[start:end]
+            roles = token_roles(seg, tokenizer)
+            cut = max_length is not None and end - start >= max_length
+            counts["cut"] += cut
+            for pos, (token, role, loss) in enumerate(zip(seg, roles, trained[start:end])):
+                where = f"row {index}, token {start + pos} ({tokenizer.decode([token])!r}, {role or 'no'} turn)"
+                if loss and role in ("system", "user"):
+                    problems.append(f"{where}: a {role} token carries loss")
+                if token == eos:
+                    counts["eos_with_loss"] += loss
+                    if not loss:
+                        problems.append(f"{where}: the end-of-turn token carries no loss")
+            turns = sum(1 for a, b in zip([""] + roles, roles) if b == "assistant" and a != "assistant")
+            counts["assistant_turns"] += turns
+            ended = sum(1 for token, role in zip(seg, roles) if token == eos and role == "assistant")
+            if not cut and ended < turns:
+                problems.append(f"row {index}: {turns} assistant turn(s) but {ended} end with EOS")
+    counts["problems"] = problems
+    return counts
+
+
+def show_mask(ids: list[int], labels: list[int], tokenizer: Any) -> str:
+    """The tokens of a row as text, those that carry loss on a green background (terminal colours,
+    which Jupyter shows too), EOS written out as ``</s>``-style text."""
+    out = []
+    for token, label in zip(ids, labels):
+        piece = tokenizer.decode([token])
+        out.append(f"\x1b[42m{piece}\x1b[0m" if label != -100 else piece)
+    return "".join(out)
+
+
+def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[str],
+                max_length: int = 1024, batch_size: int = 8) -> float:
+    """Average cross-entropy of the answer tokens (answer + EOS) after each prompt, whatever the
+    prompt's format (notebook 07's eval loss, for an Alpaca prompt or a rendered chat prompt)."""
+    import torch
+
+    total, count = 0.0, 0
+    for start in range(0, len(prompts), batch_size):
+        batch_prompts = prompts[start:start + batch_size]
+        texts = [p + a + tokenizer.eos_token for p, a in zip(batch_prompts, answers[start:start + batch_size])]
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right", truncation=True,
+                           max_length=max_length, add_special_tokens=False).to(model.device)
+        labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+        for i, prompt in enumerate(batch_prompts):
+            labels[i, :len(tokenizer(prompt, add_special_tokens=False)["input_ids"])] = -100
+        scored = (labels[:, 1:] != -100).sum().item()
+        with torch.no_grad():
+            total += model(**inputs, labels=labels).loss.item() * scored
+        count += scored
+    return total / max(count, 1)
+
+
+__all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "answer_loss", "chat_prompts",
+           "chat_train_eval_split", "check_chat_masks", "drop_prompt_only", "last_answers", "show_mask", "to_conversations",
+           "to_messages", "token_roles", "two_turn", "with_chat_template"]

@@ -1,6 +1,7 @@
 """Notebook 06 as a script: the same recipe, run from a terminal or on several GPUs.
 
     python -m course_utils.finetune --profile smoke
+    python -m course_utils.finetune --profile smoke --format chat   # notebook 08: conversations
     accelerate launch --multi_gpu --num_processes 4 -m course_utils.finetune --profile gpu  # data parallel
 
 ``make test`` runs the last form with two CPU processes (``--multi_gpu`` selects accelerate's
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="smoke, colab, gpu or seed (default: COURSE_PROFILE or the hardware)")
     parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     parser.add_argument("--output-dir", type=Path, help="where checkpoints and the adapter go")
+    parser.add_argument("--format", choices=("alpaca", "chat"), default="alpaca",
+                        help="alpaca: notebook 06's prompt/completion rows (adapter/); chat: notebook 08's "
+                        "conversations with the course's chat template and assistant-only loss (adapter-chat/)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard the checkpoints of an earlier run in the output folder and start over")
     args = parser.parse_args(argv)
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with short_course_warnings():
             profile = get_profile(args.profile)
+            profile = profile.replace(format=args.format)
             if args.max_steps is not None:
                 profile = profile.replace(max_steps=args.max_steps)
             if args.output_dir is not None:

@@ -27,6 +27,7 @@ XGEN_ID = "Salesforce/xgen-7b-8k-base"
 ALPACA_ID = "tatsu-lab/alpaca"
 TINY_MODEL_DIR = Path(__file__).parent / "assets" / "tiny-llama"
 PROFILE_NAMES = ("smoke", "colab", "gpu", "seed")
+FORMATS = ("alpaca", "chat")  # notebook 06's prompt/completion rows, notebook 08's conversations
 PRECISIONS = ("fp32", "bf16", "fp16", "nf4", "int8")
 # the gpu profile trains 8 packed rows per step on a card with this much memory, else 4
 # (XGen-7B shape, bf16 LoRA q,v: peak 41.1 GiB at batch 8, 27.2 GiB at batch 4, measured on an H200)
@@ -88,6 +89,7 @@ class Profile:
     lora_dropout: float = 0.05
     max_new_tokens: int = 64
     rebuild_missing: bool = False  # may a later notebook re-create a missing adapter itself?
+    format: str = "alpaca"  # "chat": notebook 08's conversations, with their own checkpoints and adapter
     reason: str = ""
     output_dir: Path = Path("outputs")
 
@@ -112,7 +114,8 @@ class Profile:
 
     @property
     def adapter_dir(self) -> Path:
-        return self.output_dir / "adapter"
+        """This format's adapter: notebook 06's, or notebook 08's (``chat_adapter_dir``) for ``format="chat"``."""
+        return self.chat_adapter_dir if self.format == "chat" else self.output_dir / "adapter"
 
     @property
     def chat_adapter_dir(self) -> Path:
@@ -131,7 +134,7 @@ class Profile:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.output_dir / "checkpoints"
+        return self.output_dir / ("checkpoints-chat" if self.format == "chat" else "checkpoints")
 
     @property
     def figures_dir(self) -> Path:
@@ -149,6 +152,8 @@ class Profile:
     def replace(self, **changes: Any) -> Profile:
         if "output_dir" in changes:
             changes["output_dir"] = Path(changes["output_dir"]).expanduser()
+        if changes.get("format", self.format) not in FORMATS:
+            raise ProfileError(f"unknown data format '{changes['format']}'", f"use one of: {', '.join(FORMATS)}")
         steps = changes.get("max_steps")
         if steps is not None and (steps == 0 or steps < -1):
             raise ProfileError(f"max_steps={steps} would not train as meant (0 trains nothing "

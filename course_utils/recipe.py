@@ -73,7 +73,9 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
 
     2024 -> today: ``warmup_ratio=0.1`` -> ``warmup_steps=0.1`` (a value below 1 is a ratio);
     ``max_seq_length`` -> ``max_length``; ``dataset_text_field``/``packing`` moved here from the
-    trainer; ``tokenizer=`` -> ``processing_class=`` on the trainer.
+    trainer; ``tokenizer=`` -> ``processing_class=`` on the trainer. The chat variant (notebook 08,
+    ``profile.format == "chat"``) adds one option: ``assistant_only_loss=True``; its checkpoints go to
+    their own folder (``profile.checkpoint_dir`` follows the format).
     """
     from trl import SFTConfig
 
@@ -106,6 +108,8 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         report_to="none",
         seed=0,
     )
+    if profile.format == "chat":  # loss on the assistant's turns only, found by the template's {% generation %}
+        kwargs["assistant_only_loss"] = True
     kwargs.update(overrides)
     return SFTConfig(**kwargs)
 
@@ -136,6 +140,10 @@ def make_trainer(profile: Profile, model: PreTrainedModel, tokenizer: PreTrained
         raise ConfigError("the model already has LoRA adapters (get_peft_model was called)",
                           "pass the base model: make_trainer adds the adapters from the profile")
     check_max_length(profile, tokenizer)
+    if profile.format == "chat" and "{% generation %}" not in (tokenizer.chat_template or "").replace("-", ""):
+        raise ConfigError("the chat format needs a chat template with {% generation %} around the "
+                          "assistant's text, and this tokenizer has none",
+                          "give it the course's template first: course_utils.chat.with_chat_template(tokenizer)")
     hw = detect_hardware() if hw is None else hw
     if profile.quantized:
         from peft import prepare_model_for_kbit_training

@@ -350,7 +350,14 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
 
     with exclusive(profile.output_dir):
         tokenizer = load_tokenizer(profile.model)
-        train_data, eval_data = train_eval_split(profile)
+        if profile.format == "chat":  # notebook 08: conversations, the course's chat template
+            from .chat import chat_train_eval_split, drop_prompt_only, with_chat_template
+
+            with_chat_template(tokenizer)  # saved with the adapter, so notebook 09 and a server use it
+            train_data, eval_data = chat_train_eval_split(profile)
+            train_data = drop_prompt_only(train_data, tokenizer, profile.max_length)  # as notebook 08 does
+        else:
+            train_data, eval_data = train_eval_split(profile)
         model = load_model(profile)
         check_model(model, tokenizer, profile.max_length)
         trainer = make_trainer(profile, model, tokenizer, train_data, eval_data,
@@ -379,7 +386,8 @@ def _data_parallel_settings() -> dict[str, Any]:
 
 
 def ensure_adapter(profile: Profile) -> Path:
-    """Notebook 06's adapter; the ``smoke`` profile re-creates a missing or broken one (~20 s)."""
+    """Notebook 06's adapter (notebook 08's for ``profile.format == "chat"``); the ``smoke`` profile
+    re-creates a missing or broken one (~20 s)."""
     from .checks import check_adapter
 
     try:
@@ -389,6 +397,6 @@ def ensure_adapter(profile: Profile) -> Path:
         if not profile.rebuild_missing:
             raise
         problem = err.cause
-    print(f"{problem}: training one now, as notebook 06 would")
+    print(f"{problem}: training one now, as notebook {'08' if profile.format == 'chat' else '06'} would")
     run(profile)
     return profile.adapter_dir

@@ -40,3 +40,14 @@ def test_notebook_06_trainer_is_the_recipes(tmp_path):
     assert result["args"] == {}, f"notebook 06's SFTConfig differs from course_utils.recipe: {result['args']}"
     assert result["lora"] == {}, f"notebook 06's LoRA config differs from course_utils.recipe: {result['lora']}"
     assert result["trainable"][0] == result["trainable"][1] > 0
+
+
+def test_notebook_08_chat_trainer_is_the_recipes(tmp_path):
+    """Notebook 08's SFTConfig is the recipe's chat variant (``--format chat``): assistant_only_loss=True,
+    its own checkpoint folder, everything else as 06."""
+    result = run_cells_then(NOTEBOOKS / "08_chat_format.ipynb", _env(tmp_path), COMPARE_TRAINER_WITH_RECIPE,
+                            upto="trainer = SFTTrainer(")
+    assert result["type"] == "SFTConfig" and result["fields"] > 100
+    assert result["args"] == {}, f"notebook 08's SFTConfig differs from the recipe's chat variant: {result['args']}"
+    assert result["lora"] == {}, f"notebook 08's LoRA config differs from course_utils.recipe: {result['lora']}"
+    assert result["trainable"][0] == result["trainable"][1] > 0

@@ -2,7 +2,7 @@
 
 Under nbval (``make test``) every notebook already runs in a fresh kernel, in order, into a fresh
 output folder, so notebooks 02-06, which read nothing an earlier notebook wrote, are checked there.
-Only notebook 07 reads an earlier output (06's adapter), and nbval always gives it one: so it runs
+Notebooks 07 and 08 read an earlier output (06's adapter), and nbval always gives them one: so they run
 once more here with an empty output folder, where the smoke profile trains the adapter itself.
 """
 
@@ -24,3 +24,12 @@ def test_notebooks_before_07_read_no_earlier_output():
         code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
         assert "ensure_adapter" not in code and "merged_dir" not in code, path.name
         assert "adapter_dir" not in code or path.name.startswith("06"), path.name  # 06 writes it
+
+
+def test_notebook_08_runs_alone(tmp_path):
+    """08 compares its chat adapter with 06's adapter: with an empty output folder, smoke trains both."""
+    output = tmp_path / "outputs"
+    run_notebook(NOTEBOOKS / "08_chat_format.ipynb", {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(output)})
+    assert (output / "adapter" / "adapter_config.json").is_file()
+    assert (output / "adapter-chat" / "adapter_config.json").is_file()
+    assert (output / "adapter-chat" / "chat_template.jinja").is_file()

@@ -8,12 +8,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 EXPECTED = ["01_install", "02_data_exploration", "03_length_histogram", "04_model_loading",
-            "05_lora_config", "06_training", "07_inference"]
+            "05_lora_config", "06_training", "07_inference", "08_chat_format"]
 SECRET = re.compile(r"(hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})")
 
 
 def test_the_seven_notebooks_exist():
-    assert [p.stem for p in NOTEBOOKS][:7] == EXPECTED
+    assert [p.stem for p in NOTEBOOKS][:len(EXPECTED)] == EXPECTED
 
 
 def test_notebooks_are_stored_without_outputs():
@@ -103,7 +103,8 @@ def test_make_clean_removes_only_what_the_course_wrote(tmp_path):
     import subprocess
 
     out = tmp_path / "my course"
-    for name in ("adapter", "checkpoints/checkpoint-20", "figures", ".adapter.tmp-123-ab"):
+    for name in ("adapter", "checkpoints/checkpoint-20", "figures", ".adapter.tmp-123-ab", "adapter-chat",
+                 "checkpoints-chat/checkpoint-20"):  # notebook 08 writes the last two
         (out / name).mkdir(parents=True)
     (out / ".run.lock").touch()
     (out / "notes.txt").write_text("mine")

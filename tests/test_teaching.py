@@ -23,7 +23,7 @@ from course_utils import exercises
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = sorted((REPO / "notebooks").glob("0*.ipynb"))
-WITH_EXERCISES = [p for p in COURSE if p.name[:2] in ("02", "03", "04", "05", "06", "07")]
+WITH_EXERCISES = [p for p in COURSE if p.name[:2] in ("02", "03", "04", "05", "06", "07", "08")]
 CHECKERS = sorted(name for name, f in inspect.getmembers(exercises, inspect.isfunction)
                   if name.startswith("check_") and f.__module__.startswith(exercises.__name__ + "."))
 CALL = re.compile(r"\b(check_\w+)\s*\(")
@@ -45,8 +45,8 @@ def _solutions(path: Path) -> Path:
 
 # --- every notebook: the blocks a learner relies on ---------------------------------------------
 
-def test_the_course_has_seven_notebooks():
-    assert len(COURSE) == 7 and len(WITH_EXERCISES) == 6
+def test_the_course_has_its_notebooks():
+    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == 7
 
 
 @pytest.mark.parametrize("path", COURSE, ids=[p.stem for p in COURSE])
@@ -96,7 +96,7 @@ def test_every_checker_is_used_and_names_its_notebook():
     assert used == set(CHECKERS), f"checkers no notebook uses: {set(CHECKERS) - used}"
     for name in CHECKERS:
         doc = getattr(exercises, name).__doc__ or ""
-        number = re.search(r"Notebook (0[2-7])", doc)
+        number = re.search(r"Notebook (0[2-8])", doc)
         assert number, f"{name}'s docstring names the notebook that uses it"
         notebook = next(p for p in WITH_EXERCISES if p.name.startswith(number.group(1)))
         assert any(name in _called(s) for _, s in _cells(notebook)), f"{name} is not used in {notebook.name}"
@@ -288,6 +288,15 @@ def _unpacked_case(o: Objects) -> Case:
     return Case((mine, 5, 0.1), (mine, 5, 0.9), "real tokens", (trainer(True, [8, 8, 2]),))
 
 
+OWN_TEMPLATE = (  # notebook 08, exercise 1: other headers, the same rules
+    "{%- for message in messages %}{{ '<' + message['role'] + '>\\n' }}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{%- generation %}{{ message['content'] + eos_token }}{%- endgeneration %}{{ '\\n' }}"
+    "{%- else %}{{ message['content'] + '\\n' }}{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<assistant>\\n' }}{%- endif %}"
+)
+
+
 CASES: dict[str, Callable[[Objects], Case]] = {
     "check_bnb_4bit_config": _bnb_case,
     "check_lora_all_linear": _all_linear_case,
@@ -312,6 +321,11 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_warmup_steps": lambda o: Case(2, 1, "rounds", (o.trainer(),)),
     "check_score": lambda o: Case(0.5, 0.75, "max_new_tokens", _score_answers()),
     "check_generation": _generation_case,
+    "check_own_template": lambda o: Case(OWN_TEMPLATE, OWN_TEMPLATE.replace("{{ message['content'] + '\\n' }}",
+                                         "{%- generation %}{{ message['content'] + '\\n' }}{%- endgeneration %}"),
+                                         "assistant's turn only", (o.tokenizer,)),
+    "check_fixed_template": lambda o: Case(exercises.nb08.CHAT_TEMPLATE, exercises.suspect_template(),
+                                           "is the EOS green", (o.tokenizer,)),
 }
 
 
@@ -415,6 +429,9 @@ TAUGHT_CALLS = {
            "prepare_model_for_kbit_training("],
     "07": ["PeftModel.from_pretrained(", "return_tensors=", ".generate(", "do_sample=False",
            "eos_token_id=", "pad_token_id=", "disable_adapter()", "merge_and_unload()", "save_pretrained("],
+    "08": ['"role": "user"', "tokenizer.chat_template = ", "{%- generation %}", "apply_chat_template(",
+           "add_generation_prompt=True", "resize_token_embeddings(", "trainable_token_indices=", "modules_to_save=",
+           "SFTConfig(", "assistant_only_loss=True", "SFTTrainer(", "save_pretrained(", ".generate("],
 }
 
 

@@ -1,0 +1,110 @@
+"""Notebook 08's chat format: the template, the conversations, and the loss-mask check.
+
+``check_chat_masks`` must hold for the course's template, on packed and on unpacked (truncated) rows,
+and must find the two broken templates learners meet: a generation block that leaves the EOS out (the
+model never learns to stop) and one that wraps the user's turn too (it trains on the prompt).
+"""
+
+import pytest
+
+from course_utils import get_profile
+from course_utils.chat import (CHAT_TEMPLATE, chat_train_eval_split, check_chat_masks, to_messages,
+                               with_chat_template)
+from course_utils.data import train_eval_split
+
+EOS_OUTSIDE = CHAT_TEMPLATE.replace("{{ message['content'] + eos_token }}{%- endgeneration %}",
+                                    "{{ message['content'] }}{%- endgeneration %}{{ eos_token }}")
+USER_INSIDE = CHAT_TEMPLATE.replace(
+    "{%- elif message['role'] == 'user' %}{{ '### User:\\n' + message['content'] + '\\n\\n' }}",
+    "{%- elif message['role'] == 'user' %}{%- generation %}{{ '### User:\\n' + message['content'] + '\\n\\n' }}"
+    "{%- endgeneration %}")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from course_utils.models import load_model, load_tokenizer
+
+    profile = get_profile("smoke").replace(output_dir=tmp_path_factory.mktemp("out"), format="chat")
+    train, _ = chat_train_eval_split(profile)
+    return profile, load_model(profile), load_tokenizer(profile.model), train.select(range(48))
+
+
+def _prepared(setup, template, **overrides):
+    from trl import SFTTrainer
+
+    from course_utils.recipe import sft_config
+
+    profile, model, tokenizer, train = setup
+    tokenizer = with_chat_template(tokenizer, template)
+    if "max_length" in overrides:  # cut answers, but keep no conversation whose first prompt fills a row:
+        first = [m[:next(i for i, t in enumerate(m) if t["role"] == "assistant")] for m in train["messages"]]
+        prompts = tokenizer.apply_chat_template(first, tokenize=True, add_generation_prompt=True)["input_ids"]
+        train = train.select([i for i, ids in enumerate(prompts) if len(ids) < overrides["max_length"] - 4])
+    args = sft_config(profile, eval=False, **overrides)
+    return SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer).train_dataset
+
+
+def test_broken_templates_differ_from_the_course_template():
+    assert EOS_OUTSIDE != CHAT_TEMPLATE and USER_INSIDE != CHAT_TEMPLATE
+
+
+@pytest.mark.parametrize("packing,max_length", [(True, 256), (True, 96), (False, 96)])
+def test_masks_hold_for_the_course_template_packed_and_truncated(setup, packing, max_length):
+    _, _, tokenizer, _ = setup
+    rows = _prepared(setup, CHAT_TEMPLATE, packing=packing, max_length=max_length)
+    report = check_chat_masks(rows, tokenizer, max_length=max_length)
+    assert report["problems"] == []
+    assert report["eos_with_loss"] > 0 and report["tokens_with_loss"] < report["tokens"]
+    if max_length == 96:
+        assert report["cut"] > 0, "max_length=96 cuts some answers (and their EOS)"
+    else:
+        assert report["conversations"] > report["rows"], "packed rows hold several conversations"
+
+
+def test_masks_fail_when_the_eos_is_outside_the_generation_block(setup):
+    _, _, tokenizer, _ = setup
+    report = check_chat_masks(_prepared(setup, EOS_OUTSIDE), tokenizer)
+    assert any("end-of-turn token carries no loss" in p for p in report["problems"])
+
+
+def test_masks_fail_when_the_user_turn_is_inside_the_generation_block(setup):
+    _, _, tokenizer, _ = setup
+    report = check_chat_masks(_prepared(setup, USER_INSIDE), tokenizer)
+    assert any("a user token carries loss" in p for p in report["problems"])
+
+
+def test_conversations_hold_out_the_rows_notebook_06_holds_out():
+    profile = get_profile("smoke")
+    _, alpaca_eval = train_eval_split(profile)
+    _, chat_eval = chat_train_eval_split(profile)
+    assert [m[-1]["content"] for m in chat_eval["messages"]] == alpaca_eval["completion"]
+
+
+def test_messages_and_the_rendered_template():
+    from course_utils.models import load_tokenizer
+
+    messages = to_messages({"instruction": "Name a bird.", "input": "", "output": "A sparrow."})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+    tokenizer = with_chat_template(load_tokenizer(get_profile("smoke").model))
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    assert text.endswith("### Assistant:\nA sparrow." + tokenizer.eos_token + "\n\n")
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("### User:\nName a bird.\n\n### Assistant:\n") and text.startswith(prompt)
+
+
+def test_the_recipes_chat_variant(tmp_path):
+    """``--format chat``: one more SFTConfig option, its own folders, and a clear error without a template."""
+    from course_utils.errors import ConfigError
+    from course_utils.finetune import main
+    from course_utils.models import load_tokenizer
+    from course_utils.recipe import make_trainer, sft_config
+
+    profile = get_profile("smoke").replace(output_dir=tmp_path)
+    chat = profile.replace(format="chat")
+    assert sft_config(chat).assistant_only_loss and not sft_config(profile).assistant_only_loss
+    assert sft_config(chat).output_dir == str(tmp_path / "checkpoints-chat")
+    assert chat.adapter_dir == chat.chat_adapter_dir == tmp_path / "adapter-chat" != profile.adapter_dir
+    with pytest.raises(ConfigError, match="with_chat_template"):
+        make_trainer(chat, None, load_tokenizer(chat.model), None)
+    with pytest.raises(SystemExit):
+        main(["--format", "sharegpt"])
