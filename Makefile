@@ -35,14 +35,17 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 setup: $(STAMP)
 
 # torch first, alone and pinned (constraints.txt); every later install keeps it.
-# TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU build (PyPI's Linux torch is the CUDA one).
+# Which build: course_utils/torch_build.py (TORCH_INDEX if given; on Linux without nvidia-smi the
+# CPU build from https://download.pytorch.org/whl/cpu; else PyPI's default). It says which it took.
 TORCH_INDEX ?=
 $(STAMP): constraints.txt requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make setup needs Python 3.11 or newer (transformers 5 and trl 1.16 do), found " + sys.version.split()[0] + ": run make setup PYTHON=python3.11")'
 	@echo "installing torch first (pinned; several minutes for a CUDA build), then the course's libraries"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -c constraints.txt torch $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	index="$$(TORCH_INDEX='$(TORCH_INDEX)' $(PYTHON) -m course_utils.torch_build)" && \
+		$(PIP) -c constraints.txt torch $${index:+--index-url "$$index"}
+	@$(PY) -c 'import torch; print("make setup: installed torch", torch.__version__, "(CUDA " + torch.version.cuda + " build)" if torch.version.cuda else "(CPU build)")'
 	$(PIP) -c constraints.txt -r requirements.txt
 	$(PIP) -c constraints.txt --no-deps -e .
 	touch $(STAMP)
