@@ -95,12 +95,13 @@ gpu-check:
 LATEST := .venv-latest
 test-latest:
 	$(PYTHON) -m venv $(LATEST)
-	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch
+	index="$$(TORCH_INDEX='$(TORCH_INDEX)' $(PYTHON) -m course_utils.torch_build)" && \
+		$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt torch $${index:+--index-url "$$index"}
 	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --upgrade \
 		transformers trl peft datasets accelerate bitsandbytes tokenizers tiktoken pandas matplotlib \
 		ipykernel nbclient nbval pytest
 	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps -e .
-	$(LATEST)/bin/python -m pip list 2>/dev/null | grep -iE "^(transformers|trl|peft|datasets|accelerate|bitsandbytes) "
+	$(LATEST)/bin/python .ci/drift_report.py
 	rm -rf $(OUTPUT)/test-latest
 	$(subst $(abspath $(TEST_OUTPUT)),$(abspath $(OUTPUT)/test-latest),$(TEST_ENV)) \
 		$(LATEST)/bin/python -m pytest notebooks tests/test_api_drift.py --nbval-lax --nbval-current-env -q
