@@ -68,7 +68,7 @@ def check_lora_trainable(answer: int | None, model: PreTrainedModel, r: int = 8,
     if value is None:
         return _wrong(f"expected a whole number of parameters, got {answer!r}.",
                       "sum r * (in_features + out_features) over the adapted layers.")
-    from .recipe import lora_target_modules
+    from ..recipe import lora_target_modules
 
     names = lora_target_modules(model, targets) if isinstance(targets, str) else list(targets)
     shapes = _adapted_layers(model, names)

@@ -66,7 +66,7 @@ def check_steps_per_epoch(answer: int | None, trainer: Any) -> bool:
 
 def _loss_tokens(row: dict[str, Any]) -> tuple[int, int]:
     """(tokens carrying loss, all tokens) of one training row (the recipe's definition)."""
-    from .recipe import tokens_with_loss
+    from ..recipe import tokens_with_loss
 
     return tokens_with_loss(row), len(row["input_ids"])
 
