@@ -2,7 +2,9 @@
 #   make setup    .venv/ with torch (pinned, installed first) + requirements + course_utils
 #   make course   execute the seven notebooks in order with the profile that fits this machine
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
-#   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees
+#   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees;
+#                 then the site (make site) opened page by page
+#   make site     the course as HTML pages from executed notebooks (offline, smoke) in $(OUTPUT)/site/html
 #   make fork REPO=OWNER/REPO [BRANCH=main]  point the Colab badges and install cells to your copy
 #   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
 #   make gpu-check  the instructor's GPU path measured: profiles, levers, loss check, notebooks 04-07
@@ -22,7 +24,7 @@ OUTPUT ?= $(patsubst ~%,$(HOME)%,$(or $(strip $(COURSE_OUTPUT_DIR)),outputs))
 # What the course writes in $(OUTPUT); `make clean` removes these and nothing else (the folder may
 # be one of the learner's own, e.g. COURSE_OUTPUT_DIR=$HOME/course), plus leftovers of atomic writes.
 COURSE_OUTPUTS := adapter adapter.previous checkpoints merged figures executed unpacked \
-	test test-latest ui .run.lock
+	test test-latest ui site .run.lock
 TEST_OUTPUT := $(OUTPUT)/test
 # the test environment: smoke profile, no network to any hub, no progress bars in nbval diffs
 TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
@@ -30,7 +32,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
 	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath .):$(abspath tests/netguard) \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
-.PHONY: setup course test test-ui fork test-latest bench gpu-check lab clean
+.PHONY: setup course test test-ui site fork test-latest bench gpu-check lab clean
 
 setup: $(STAMP)
 
@@ -75,8 +77,23 @@ $(UI_STAMP): $(STAMP) tests/ui/requirements.txt
 test-ui: $(UI_STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-ui needs chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
 	rm -rf $(OUTPUT)/ui
+	$(MAKE) --no-print-directory site SITE=$(abspath $(OUTPUT)/ui/site)
 	COURSE_UI_TEST=1 CHROMIUM=$(CHROMIUM) COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)/ui) \
+		COURSE_SITE_DIR=$(abspath $(OUTPUT)/ui/site/html) \
 		$(PY) -m pytest tests/ui -v -s -p no:cacheprovider
+
+# The course as a site: every notebook executed offline (SITE_PROFILE, default smoke; network
+# blocked as in the tests), progress bars kept (no TQDM_DISABLE), then HTML pages + index
+# (course_utils/site.py). GitHub Pages serves $(SITE)/html (.github/workflows/site.yml).
+SITE ?= $(OUTPUT)/site
+SITE_PROFILE ?= smoke
+site: setup
+	rm -rf $(SITE)/run $(SITE)/executed
+	mkdir -p $(SITE)/run
+	COURSE_PROFILE=$(SITE_PROFILE) COURSE_OUTPUT_DIR=$(abspath $(SITE))/run HF_HUB_OFFLINE=1 \
+		HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 \
+		PYTHONPATH=$(abspath .):$(abspath tests/netguard) PYTHONWARNINGS=ignore \
+		$(PY) -m course_utils.site --out $(SITE) $(SITE_ARGS)
 
 fork:
 	@test -n "$(REPO)" || { echo "usage: make fork REPO=OWNER/REPO [BRANCH=main]"; exit 1; }

@@ -35,7 +35,7 @@ def _cron_ok(expr: str) -> bool:
 
 
 def test_there_are_workflows():
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "drift.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "drift.yml", "site.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -77,3 +77,15 @@ def test_drift_report_names_library_and_version(monkeypatch, capsys, tmp_path):
     assert f"transformers: pinned 0.0.1, tested {tested}" in out
     assert "pytest" not in out  # at its pin: not listed
     assert f"| transformers | 0.0.1 | {tested} |" in summary.read_text()
+
+
+def test_site_is_built_and_published_on_pushes_to_main():
+    doc = _load(REPO / ".github" / "workflows" / "site.yml")
+    assert doc["on"]["push"]["branches"] == ["main"]
+    assert doc["permissions"]["pages"] == "write" and doc["permissions"]["id-token"] == "write"
+    steps = doc["jobs"]["build"]["steps"]
+    assert any(s.get("run") == "make site" for s in steps)
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "outputs/site/html"  # where make site writes the pages
+    deploy = doc["jobs"]["deploy"]
+    assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages")
