@@ -174,6 +174,17 @@ def link_targets(markdown_text: str, page_names: dict[str, str], here: str = "")
     return re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)", fix, markdown_text)
 
 
+def _slug(text: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", _text(text).lower()).replace(" ", "-")
+
+
+def heading_ids(page: str) -> str:
+    """Give the README's headings the ids GitHub gives them, so its ``#anchor`` links work."""
+    return re.sub(r"<h([1-6])>(.*?)</h\1>", lambda m: f'<h{m.group(1)} id="{_slug(m.group(2))}">'
+                  f"{m.group(2)}</h{m.group(1)}>", page, flags=re.DOTALL)
+
+
 def build(out: Path, executed: Path | None = None, profile_name: str | None = None,
           names: list[str] | None = None, timeout: int = 1800) -> list[Path]:
     """Build the site into ``out/html``; returns the pages written (index first)."""
@@ -223,7 +234,7 @@ def build(out: Path, executed: Path | None = None, profile_name: str | None = No
     index = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Fine-tune an LLM with '
              f'PyTorch</title>{STYLE}</head><body>{top}<main class="course-index">'
              f'<nav id="toc"><h2>The notebooks, in course order</h2><ol>{toc}</ol></nav>'
-             f'{render(readme)}</main></body></html>')
+             f'{heading_ids(render(readme))}</main></body></html>')
     (tmp / "index.html").write_text(index, encoding="utf-8")
     (tmp / ".nojekyll").write_text("")  # GitHub Pages: serve the files as they are
     (tmp / "site.json").write_text(json.dumps({"profile": profile.name, "pages": [p for p, _ in pages]}))
