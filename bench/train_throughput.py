@@ -60,6 +60,7 @@ class Row:
     label: str = ""
     error: str = ""
     peak_ram_gib: float | None = None  # on a CPU: the process's peak resident memory
+    tokens_per_cpu_s: float | None = None  # tokens per second of this process's CPU time (a shared CPU)
 
 
 def matmul_params(shape: dict) -> int:
@@ -164,18 +165,27 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
 
     class Timer(TrainerCallback):
         def __init__(self):
-            self.start = self.tokens0 = None
+            self.start = self.tokens0 = self.cpu0 = None
+
+        def _begin(self, state):
+            if hw.cuda:
+                torch.cuda.synchronize()
+            self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+            self.cpu0 = time.process_time()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if warmup == 0:  # time from the first step (on a slow CPU, where every step counts)
+                self._begin(state)
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step == warmup:
-                if hw.cuda:
-                    torch.cuda.synchronize()
-                self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+                self._begin(state)
 
         def on_train_end(self, args, state, control, **kwargs):
             if hw.cuda:
                 torch.cuda.synchronize()
             self.seconds = time.perf_counter() - self.start
+            self.cpu_seconds = time.process_time() - self.cpu0
             self.tokens = state.num_input_tokens_seen - self.tokens0
 
     if hw.cuda:
@@ -219,10 +229,15 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
         torch.cuda.empty_cache()
     batch = f"{profile.batch_size}x{profile.grad_accum}" if profile.grad_accum > 1 else str(profile.batch_size)
     return Row(name, batch, tokens_per_s, tflops, tflops / peak, peak_gib, losses[-1], losses[0],
-               label or name, peak_ram_gib=peak_ram_gib)
+               label or name, peak_ram_gib=peak_ram_gib,
+               tokens_per_cpu_s=None if hw.cuda else timer.tokens / timer.cpu_seconds)
 
 
 def print_table(rows: list[Row], peak: float, device: str) -> None:
+    for r in rows:
+        if r.tokens_per_cpu_s and not r.error:  # a shared CPU: wall time depends on the other jobs
+            print(f"{r.label or r.profile}: {r.tokens_per_cpu_s:,.1f} tokens per CPU-second of this process "
+                  f"(wall: {r.tokens_per_s:,.1f} tokens/s; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     seed = next((r.tokens_per_s for r in rows if r.profile == "seed" and not r.error), None)
     print(f"\ndevice: {device}; matrix-multiply peak measured in this run: {peak:,.1f} TFLOP/s")
     print("| run | batch | tokens/s | model TFLOP/s | share of peak | peak GiB | x seed | first loss | last loss |")

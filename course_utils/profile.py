@@ -206,9 +206,10 @@ _PROFILES: dict[str, dict[str, Any]] = {
     # writes English but does not follow instructions yet) on 1,200 real Alpaca rows. fp32: bf16
     # autocast is slower than fp32 on laptop CPUs without AVX512-BF16/AMX, and on mps it needs macOS 14;
     # 135 M fp32 weights are 0.5 GB. No Alpaca row is near 512 tokens. ~1,100 rows x ~110 tokens are
-    # ~260 packed rows: ~65 steps of 4; a 135 M model's LoRA needs a larger rate than 7B's 2e-4.
-    # Speed: bench/train_throughput.py --laptop (README, "Time, memory and disk").
-    "laptop": dict(model=SMOLLM2_ID, precision="fp32", max_length=512, batch_size=4,
+    # ~260 packed rows: ~65 steps of 4 (2 x 2: fp32 activations of 4 rows of 512 tokens through 30
+    # layers and a 49k-token head peaked near 9 GB of RAM); a 135 M model's LoRA needs a larger
+    # rate than 7B's 2e-4. Speed: bench/train_throughput.py --laptop (README, "Time, memory and disk").
+    "laptop": dict(model=SMOLLM2_ID, precision="fp32", max_length=512, batch_size=2, grad_accum=2,
                    learning_rate=1e-3, data_limit=1200, eval_rows=100, logging_steps=5,
                    eval_steps=20, save_steps=20, gradient_checkpointing=False,
                    lora_targets="all-linear", max_new_tokens=64),

@@ -81,3 +81,18 @@ def test_the_series_runs_on_the_laptop_profile(tmp_path):
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert "laptop" in text or name != "02_data_exploration", name
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+
+
+def test_benchmark_uses_the_laptop_model_s_exact_shape():
+    """bench/train_throughput.py --laptop trains random weights of SmolLM2-135M's published
+    config (kept in bench/configs/, nothing downloaded): 135 M parameters, tied head."""
+    sys.path.insert(0, str(REPO))
+    from bench.train_throughput import LAPTOP_CONFIG, laptop_shape, matmul_params
+
+    shape = laptop_shape()
+    assert SMOLLM2_ID in LAPTOP_CONFIG.read_text()
+    assert (shape["hidden_size"], shape["num_hidden_layers"], shape["num_attention_heads"],
+            shape["num_key_value_heads"], shape["intermediate_size"], shape["vocab_size"]) == \
+        (576, 30, 9, 3, 1536, 49152)
+    assert shape["tie_word_embeddings"] is True
+    assert abs(matmul_params(shape) / 1e6 - 134.5) < 0.5  # SmolLM2-135M's 134.5 M weights
