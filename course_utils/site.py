@@ -65,7 +65,7 @@ def title_of(nb) -> str:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
                 if line.startswith("# "):
-                    return line[2:].strip()
+                    return line[2:].strip().replace("`", "")
     return ""
 
 
@@ -229,11 +229,11 @@ def build(out: Path, executed: Path | None = None, profile_name: str | None = No
         written.append(site / pages[i][0])
     readme = link_targets((REPO / "README.md").read_text(encoding="utf-8"), page_names)
     render = mistune.create_markdown(escape=False, plugins=["table", "strikethrough", "url"])
-    toc = "".join(f'<li><a href="{page}">{html.escape(page[:2])}: {html.escape(title)}</a></li>'
-                  for page, title in pages)
+    toc = "".join(f'<li><a href="{page}">{html.escape(title if title[:2] == page[:2] else page[:2] + ": " + title)}'
+                  '</a></li>' for page, title in pages)
     index = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Fine-tune an LLM with '
              f'PyTorch</title>{STYLE}</head><body>{top}<main class="course-index">'
-             f'<nav id="toc"><h2>The notebooks, in course order</h2><ol>{toc}</ol></nav>'
+             f'<nav id="toc"><h2>The notebooks, in course order</h2><ul style="list-style:none;padding-left:1em">{toc}</ul></nav>'
              f'{heading_ids(render(readme))}</main></body></html>')
     (tmp / "index.html").write_text(index, encoding="utf-8")
     (tmp / ".nojekyll").write_text("")  # GitHub Pages: serve the files as they are
