@@ -2,6 +2,7 @@
 
     python bench/train_throughput.py              # one GPU: random weights of XGen-7B's shape
     python bench/train_throughput.py --tiny       # CPU, seconds (make test runs it)
+    python bench/train_throughput.py --laptop     # CPU: the laptop profile on SmolLM2-135M's shape
     python bench/train_throughput.py --profiles gpu,seed --steps 20 --set gpu:batch_size=8
     python bench/train_throughput.py --profiles gpu --set gpu:torch_compile=True   # try a lever
 
@@ -34,6 +35,16 @@ XGEN_SHAPE = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=3
                   num_attention_heads=32, num_key_value_heads=32, vocab_size=51200)
 TINY_SHAPE = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=4, vocab_size=1024)
+# the laptop profile's model (SmolLM2-135M), its config.json as published, kept in the repository
+LAPTOP_CONFIG = Path(__file__).parent / "configs" / "smollm2-135m.json"
+
+
+def laptop_shape() -> dict:
+    import json
+
+    config = json.loads(LAPTOP_CONFIG.read_text())
+    drop = ("_source", "architectures", "model_type", "torch_dtype")
+    return {k: v for k, v in config.items() if k not in drop}
 
 
 @dataclass
@@ -48,6 +59,8 @@ class Row:
     first_loss: float = float("nan")
     label: str = ""
     error: str = ""
+    peak_ram_gib: float | None = None  # on a CPU: the process's peak resident memory
+    tokens_per_cpu_s: float | None = None  # tokens per second of this process's CPU time (a shared CPU)
 
 
 def matmul_params(shape: dict) -> int:
@@ -91,8 +104,9 @@ def build_random_model(shape: dict, folder: Path, cuda: bool) -> Path:
     if (folder / "config.json").is_file():
         return folder
     dtype = torch.bfloat16 if cuda else torch.float32
-    config = LlamaConfig(**shape, max_position_embeddings=8192, tie_word_embeddings=False,
-                         eos_token_id=0, bos_token_id=None, pad_token_id=None)
+    defaults = dict(max_position_embeddings=8192, tie_word_embeddings=False, eos_token_id=0,
+                    bos_token_id=None, pad_token_id=None)
+    config = LlamaConfig(**{**defaults, **shape})
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
@@ -136,7 +150,7 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
     from course_utils.recipe import make_trainer, train
 
     # --tiny asks for the GPU profiles as if a GPU were there, then runs them on the CPU
-    chooser = hw if hw.cuda else Hardware(True, "CPU stand-in", 80.0, (9, 0))
+    chooser = hw if hw.cuda or name == "laptop" else Hardware(True, "CPU stand-in", 80.0, (9, 0))
     profile = get_profile(name, hardware=chooser, env={"COURSE_OUTPUT_DIR": str(model_dir.parent / f"out-{name}")})
     if tiny:
         profile = profile.scaled_down().replace(max_length=256, batch_size=4)
@@ -151,18 +165,27 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
 
     class Timer(TrainerCallback):
         def __init__(self):
-            self.start = self.tokens0 = None
+            self.start = self.tokens0 = self.cpu0 = None
+
+        def _begin(self, state):
+            if hw.cuda:
+                torch.cuda.synchronize()
+            self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+            self.cpu0 = time.process_time()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if warmup == 0:  # time from the first step (on a slow CPU, where every step counts)
+                self._begin(state)
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step == warmup:
-                if hw.cuda:
-                    torch.cuda.synchronize()
-                self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+                self._begin(state)
 
         def on_train_end(self, args, state, control, **kwargs):
             if hw.cuda:
                 torch.cuda.synchronize()
             self.seconds = time.perf_counter() - self.start
+            self.cpu_seconds = time.process_time() - self.cpu0
             self.tokens = state.num_input_tokens_seen - self.tokens0
 
     if hw.cuda:
@@ -194,6 +217,9 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
     trainer.add_callback(timer)
     train(trainer)
     peak_gib = torch.cuda.max_memory_allocated() / 2**30 if hw.cuda else None
+    import resource
+
+    peak_ram_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     tokens_per_s = timer.tokens / timer.seconds
     tflops = tokens_per_s * flops_per_token(shape, profile.max_length) / 1e12
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
@@ -203,10 +229,15 @@ def run_profile(name: str, model_dir: Path, steps: int, warmup: int, changes: di
         torch.cuda.empty_cache()
     batch = f"{profile.batch_size}x{profile.grad_accum}" if profile.grad_accum > 1 else str(profile.batch_size)
     return Row(name, batch, tokens_per_s, tflops, tflops / peak, peak_gib, losses[-1], losses[0],
-               label or name)
+               label or name, peak_ram_gib=peak_ram_gib,
+               tokens_per_cpu_s=None if hw.cuda else timer.tokens / timer.cpu_seconds)
 
 
 def print_table(rows: list[Row], peak: float, device: str) -> None:
+    for r in rows:
+        if r.tokens_per_cpu_s and not r.error:  # a shared CPU: wall time depends on the other jobs
+            print(f"{r.label or r.profile}: {r.tokens_per_cpu_s:,.1f} tokens per CPU-second of this process "
+                  f"(wall: {r.tokens_per_s:,.1f} tokens/s; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     seed = next((r.tokens_per_s for r in rows if r.profile == "seed" and not r.error), None)
     print(f"\ndevice: {device}; matrix-multiply peak measured in this run: {peak:,.1f} TFLOP/s")
     print("| run | batch | tokens/s | model TFLOP/s | share of peak | peak GiB | x seed | first loss | last loss |")
@@ -215,7 +246,8 @@ def print_table(rows: list[Row], peak: float, device: str) -> None:
         if r.error:
             print(f"| {r.label or r.profile} | {r.batch} | failed: {r.error} |||||||")
             continue
-        gib = f"{r.peak_gib:.1f}" if r.peak_gib is not None else "n/a (CPU)"
+        gib = (f"{r.peak_gib:.1f}" if r.peak_gib is not None else
+               f"{r.peak_ram_gib:.1f} RAM (CPU)" if r.peak_ram_gib is not None else "n/a (CPU)")
         ratio = f"{r.tokens_per_s / seed:.1f}" if seed else "n/a"
         print(f"| {r.label or r.profile} | {r.batch} | {r.tokens_per_s:,.0f} | {r.tflops:.3g} | "
               f"{r.share_of_peak:.0%} | {gib} | {ratio} | {r.first_loss:.3f} | {r.final_loss:.3f} |")
@@ -243,7 +275,9 @@ def parse_changes(items: list[str]) -> dict[str, dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="tiny shape on the CPU, a few steps")
-    parser.add_argument("--profiles", default="seed,colab,gpu")
+    parser.add_argument("--laptop", action="store_true",
+                        help="the laptop profile on random weights of SmolLM2-135M's shape, on the CPU")
+    parser.add_argument("--profiles", default=None, help="default: seed,colab,gpu (--laptop: laptop)")
     parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps (default 10; tiny 3)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed first steps (default 3; tiny 1)")
     parser.add_argument("--set", action="append", default=[], metavar="PROFILE:FIELD=VALUE",
@@ -257,16 +291,20 @@ def main(argv: list[str] | None = None) -> int:
     from course_utils.profile import Hardware, detect_hardware
 
     hw = detect_hardware()
-    if not hw.cuda and not args.tiny:
-        print("no CUDA GPU: run with --tiny (make bench BENCH_ARGS=--tiny), or on a GPU machine", file=sys.stderr)
+    if not hw.cuda and not (args.tiny or args.laptop):
+        print("no CUDA GPU: run with --tiny or --laptop (make bench BENCH_ARGS=--tiny), or on a GPU machine",
+              file=sys.stderr)
         return 2
-    if args.tiny:
+    if args.tiny or args.laptop:
         hw = Hardware(cuda=False)
-    shape = TINY_SHAPE if args.tiny else XGEN_SHAPE
-    steps = args.steps or (3 if args.tiny else 10)
-    warmup = args.warmup if args.warmup is not None else (1 if args.tiny else 3)
+    shape = TINY_SHAPE if args.tiny else laptop_shape() if args.laptop else XGEN_SHAPE
+    cpu = args.tiny or args.laptop
+    steps = args.steps or (3 if cpu else 10)
+    warmup = args.warmup if args.warmup is not None else (1 if cpu else 3)
     changes = parse_changes(args.set)
-    model_dir = build_random_model(shape, args.workdir / ("tiny" if args.tiny else "xgen-7b-shape"), hw.cuda)
+    folder = "tiny" if args.tiny else "smollm2-135m-shape" if args.laptop else "xgen-7b-shape"
+    model_dir = build_random_model(shape, args.workdir / folder, hw.cuda)
+    args.profiles = args.profiles or ("laptop" if args.laptop else "seed,colab,gpu")
     peak = measure_peak_tflops(hw.cuda)
     device = f"{hw.name}, {hw.memory_gib:.0f} GiB" if hw.cuda else f"CPU ({os.cpu_count()} cores), torch {torch.__version__}"
     rows = []

@@ -3,8 +3,9 @@
 ``REPOSITORY`` and ``BRANCH`` below are the one place that says which GitHub repository the course
 is served from. Two things are derived from them and must agree with them:
 
-- the README's "Open in Colab" badges (``colab.research.google.com/github/OWNER/REPO/blob/BRANCH/...``)
-  and its mention of ``github.com/OWNER/REPO``;
+- the README's "Open in Colab" badges (``colab.research.google.com/github/OWNER/REPO/blob/BRANCH/...``),
+  its mention of ``github.com/OWNER/REPO`` and its link to the course's site on GitHub Pages
+  (``https://owner.github.io/REPO/``, built by ``make site``);
 - the bootstrap install cell of every notebook (its first code cell), which pip-installs
   ``course_utils`` from ``git+https://github.com/OWNER/REPO@BRANCH`` on Colab.
 
@@ -33,6 +34,7 @@ _BRANCH = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,99}$")
 # what the derived places look like, whatever repository they name today
 _PIP = re.compile(r"git\+https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?(?:\.git)?(?:@[A-Za-z0-9_./-]+)?(?=[\"'\s]|$)")
 _COLAB = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/")
+_SITE = re.compile(r"https://[A-Za-z0-9-]+\.github\.io/[A-Za-z0-9_.-]+/")
 _CONSTANT = re.compile(r'^(REPOSITORY|BRANCH) = "[^"]*"$', re.MULTILINE)
 _CONSTANT_VALUE = re.compile(r'^(REPOSITORY|BRANCH) = "([^"]*)"$', re.MULTILINE)
 
@@ -40,6 +42,12 @@ _CONSTANT_VALUE = re.compile(r'^(REPOSITORY|BRANCH) = "([^"]*)"$', re.MULTILINE)
 def pip_url(repository: str = REPOSITORY, branch: str = BRANCH) -> str:
     """What the notebooks' bootstrap cell installs: ``git+https://github.com/OWNER/REPO@BRANCH``."""
     return f"git+https://github.com/{repository}@{branch}"
+
+
+def site_url(repository: str = REPOSITORY) -> str:
+    """Where GitHub Pages serves the site that ``make site`` builds (.github/workflows/site.yml)."""
+    owner, name = repository.split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
 
 
 def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = BRANCH) -> str:
@@ -70,6 +78,7 @@ def _rewrite_notebook(text: str, path: Path, repository: str, branch: str) -> st
 
 def _rewrite_readme(text: str, old: str, repository: str, branch: str) -> str:
     text = _COLAB.sub(f"https://colab.research.google.com/github/{repository}/blob/{branch}/", text)
+    text = _SITE.sub(site_url(repository), text)
     return text.replace(f"github.com/{old}", f"github.com/{repository}")
 
 

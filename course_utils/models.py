@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ModelLoadError
-from .profile import XGEN_ID, Hardware, Profile, detect_hardware
+from .profile import PRECISIONS, XGEN_ID, Hardware, Profile, detect_hardware
 
 if TYPE_CHECKING:
     import torch
@@ -24,13 +24,16 @@ if TYPE_CHECKING:
 
 # The one table that decides precision (notebooks 04 and 06, the recipe, the benchmark read it):
 # profile precision x machine -> (from_pretrained dtype, SFTConfig bf16, SFTConfig fp16, storage bits).
-# "gpu-bf16": compute capability >= 8.0 (A100, H100, L4...); "gpu": older cards such as the T4.
-# A missing pair is refused: bf16 needs a GPU that has it.
+# "gpu-bf16": compute capability >= 8.0 (A100, H100, L4...); "gpu": older cards such as the T4;
+# "mps": Apple silicon (bf16 there is autocast over fp32 weights; accelerate allows it on macOS 14+).
+# A missing pair is refused: bf16 needs a GPU that has it; bitsandbytes has no mps kernels.
 PRECISION_TABLE: dict[tuple[str, str], tuple[str, bool, bool, int | None]] = {
     ("fp32", "cpu"):      ("float32",  False, False, None),
     ("fp32", "gpu"):      ("float32",  False, False, None),
     ("fp32", "gpu-bf16"): ("float32",  False, False, None),
     ("bf16", "gpu-bf16"): ("bfloat16", True,  False, None),
+    ("fp32", "mps"):      ("float32",  False, False, None),
+    ("bf16", "mps"):      ("float32",  True,  False, None),
     ("fp16", "cpu"):      ("float32",  False, False, None),
     ("fp16", "gpu"):      ("float16",  False, True,  None),
     ("fp16", "gpu-bf16"): ("float16",  False, True,  None),
@@ -51,12 +54,17 @@ class Precision:
     bf16: bool  # ``SFTConfig(bf16=...)``: mixed precision in bfloat16
     fp16: bool  # ``SFTConfig(fp16=...)``: mixed precision in float16 (GPUs without bf16)
     bits: int | None  # 4 or 8: weights stored by bitsandbytes; None: stored in ``dtype``
-    gpu: bool  # the model goes to GPU 0 (``device_map``), else it stays on the CPU
+    gpu: bool  # the model goes to CUDA GPU 0 (``device_map``), else it stays on the CPU or mps
+    mps: bool = False  # Apple silicon: the model goes to the mps device
 
     @property
-    def device_map(self) -> dict[str, int] | None:
-        """``from_pretrained(device_map=...)``: the whole model on GPU 0, or None on a CPU."""
-        return {"": 0} if self.gpu else None
+    def device(self) -> str:
+        return "cuda" if self.gpu else "mps" if self.mps else "cpu"
+
+    @property
+    def device_map(self) -> dict[str, int | str] | None:
+        """``from_pretrained(device_map=...)``: the whole model on GPU 0 or on mps, or None on a CPU."""
+        return {"": 0} if self.gpu else {"": "mps"} if self.mps else None
 
     @property
     def optim(self) -> str:
@@ -66,7 +74,7 @@ class Precision:
 
 def _machine(hw: Hardware) -> str:
     if not hw.cuda:
-        return "cpu"
+        return "mps" if hw.mps else "cpu"
     return "gpu-bf16" if hw.bf16 else "gpu"
 
 
@@ -77,15 +85,18 @@ def precision_for(profile: Profile, hw: Hardware | None = None) -> Precision:
     hw = detect_hardware() if hw is None else hw
     row = PRECISION_TABLE.get((profile.precision, _machine(hw)))
     if row is None:
-        if profile.precision == "bf16":
+        if profile.precision == "bf16" and not hw.mps:
             raise ConfigError(
                 f"bf16 was asked for, but {hw.name} does not support it (compute capability "
                 f"{hw.capability[0]}.{hw.capability[1]} < 8.0)",
                 "use COURSE_PROFILE=colab (4-bit weights, fp16 compute) on this GPU")
+        if profile.precision in PRECISIONS:
+            raise ConfigError(f"precision '{profile.precision}' does not run on {hw.name} ({_machine(hw)})",
+                              "use COURSE_PROFILE=laptop (fp32) here, or a CUDA GPU for 4/8-bit weights")
         raise ConfigError(f"unknown precision '{profile.precision}'",
                           f"use one of: {', '.join(sorted({p for p, _ in PRECISION_TABLE}))}")
     dtype, bf16, fp16, bits = row
-    return Precision(getattr(torch, dtype), bf16, fp16, bits, hw.cuda)
+    return Precision(getattr(torch, dtype), bf16, fp16, bits, hw.cuda, hw.mps)
 
 
 def torch_dtype(profile: Profile, hw: Hardware | None = None) -> torch.dtype:

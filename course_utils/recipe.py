@@ -104,7 +104,7 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         bf16=precision.bf16,
         fp16=precision.fp16,
         activation_checkpointing=profile.gradient_checkpointing,  # was gradient_checkpointing
-        use_cpu=not precision.gpu,
+        use_cpu=precision.device == "cpu",  # cuda and mps: the Trainer takes the device itself
         report_to="none",
         seed=0,
     )

@@ -20,6 +20,7 @@ CPU = Hardware(cuda=False)
 T4 = Hardware(True, "Tesla T4", 15.0, (7, 5))  # free Colab: no bf16
 A10 = Hardware(True, "NVIDIA A10G", 22.0, (8, 6))  # bf16, but under 40 GiB
 H100 = Hardware(True, "NVIDIA H100", 80.0, (9, 0))
+MPS = Hardware(False, "Apple M3 (mps stand-in)", mps=True)  # Apple silicon: no CUDA, Metal
 
 
 def make_checkpoint(folder: Path, step: int, max_steps: int = 10) -> Path:

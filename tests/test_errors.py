@@ -26,7 +26,7 @@ def assert_readable(err: CourseError, *words: str) -> None:
 def test_unknown_profile():
     with pytest.raises(ProfileError) as err:
         get_profile(hardware=CPU, env={"COURSE_PROFILE": "turbo"})
-    assert_readable(err.value, "turbo", "smoke, colab, gpu, seed")
+    assert_readable(err.value, "turbo", "smoke, laptop, colab, gpu, seed")
 
 
 @pytest.mark.parametrize("name", ["gpu", "colab", "seed"])

@@ -86,3 +86,13 @@ def test_a_bad_name_is_refused_and_nothing_is_written(tmp_path):
     done = _fork(copy, "https://github.com/my-school/llm-course")
     assert done.returncode != 0 and "OWNER/REPO" in done.stderr
     assert (copy / "README.md").read_text(encoding="utf-8") == (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_fork_repoints_the_site_address(tmp_path):
+    """The README links to the site on GitHub Pages; make fork moves that link with the rest."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert fork.site_url() in readme
+    moved = fork._rewrite_readme(readme, fork.REPOSITORY, "My-School/llm-course", "main")
+    assert "https://my-school.github.io/llm-course/" in moved and fork.site_url() not in moved
+    stale = readme.replace(fork.site_url(), "https://someone.github.io/old-copy/")
+    assert fork._rewrite_readme(stale, fork.REPOSITORY, fork.REPOSITORY, fork.BRANCH) == readme

@@ -59,7 +59,7 @@ def test_course_error_in_a_notebook_cell_shows_cause_and_fix(kernel):
     assert "unknown profile 'bogus'" in error["evalue"]
     assert error["traceback"] == [
         "ProfileError: unknown profile 'bogus'",
-        "  Fix: set COURSE_PROFILE to one of: smoke, colab, gpu, seed",
+        "  Fix: set COURSE_PROFILE to one of: smoke, laptop, colab, gpu, seed",
     ]
 
 
@@ -89,4 +89,4 @@ def test_script_prints_cause_and_fix_and_exits_2(tmp_path):
                           text=True, cwd=REPO)
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["error: ProfileError: unknown profile 'bogus'",
-                                        "  Fix: set COURSE_PROFILE to one of: smoke, colab, gpu, seed"]
+                                        "  Fix: set COURSE_PROFILE to one of: smoke, laptop, colab, gpu, seed"]

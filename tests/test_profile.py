@@ -20,7 +20,7 @@ def test_env_beats_hardware():
 def test_unknown_profile():
     with pytest.raises(ProfileError, match="unknown profile 'fast'") as err:
         get_profile(hardware=CPU, env={"COURSE_PROFILE": "fast"})
-    assert "smoke, colab, gpu, seed" in str(err.value)
+    assert "smoke, laptop, colab, gpu, seed" in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["gpu", "colab", "seed"])
