@@ -17,17 +17,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed
-# COURSE_OUTPUT_DIR, with a leading ~ expanded as the notebooks do (make's abspath would not)
-OUTPUT ?= $(patsubst ~%,$(HOME)%,$(or $(strip $(COURSE_OUTPUT_DIR)),outputs))
-# What the course writes in $(OUTPUT); `make clean` removes these and nothing else (the folder may
-# be one of the learner's own, e.g. COURSE_OUTPUT_DIR=$HOME/course), plus leftovers of atomic writes.
-COURSE_OUTPUTS := adapter adapter.previous checkpoints merged figures executed unpacked \
-	test test-latest ui .run.lock
-TEST_OUTPUT := $(OUTPUT)/test
+# COURSE_OUTPUT_DIR as the course reads it: ~ expanded, a relative path taken from this folder (the
+# repository), spaces kept (every use below is quoted; make's own abspath would split the path).
+OUTPUT ?= $(or $(strip $(COURSE_OUTPUT_DIR)),outputs)
+OUT := $(shell $(PYTHON) -c 'import os, sys; print(os.path.abspath(os.path.expanduser(sys.argv[1])))' '$(OUTPUT)')
+# What the course writes in $(OUT) is listed in its manifest (.course-manifest); `make clean` removes
+# that and nothing else (course_utils/clean.py, standard library only). make test writes into a
+# folder the course owns whole, course-test/ (marked as the course's; a learner's test/ is never touched).
+CLEAN := PYTHONPATH="$(abspath .)" $(PYTHON) -m course_utils.clean
+TEST_OUTPUT := $(OUT)/course-test
 # the test environment: smoke profile, no network to any hub, no progress bars in nbval diffs
-TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
+TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR="$(TEST_OUTPUT)" \
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TQDM_DISABLE=1 \
-	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath .):$(abspath tests/netguard) \
+	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH="$(abspath .):$(abspath tests/netguard)" \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
 .PHONY: setup course test test-ui fork test-latest bench gpu-check lab clean
@@ -50,19 +52,19 @@ $(STAMP): constraints.txt requirements.txt pyproject.toml
 # MPLBACKEND is left to Jupyter (its inline backend); course_utils.plots sends each figure as a
 # PNG output in any case, so the executed copies hold every figure.
 course: setup
-	mkdir -p $(OUTPUT)/executed
-	COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)) $(VENV)/bin/jupyter nbconvert \
+	$(CLEAN) --record "$(OUT)" file $(patsubst notebooks/%,executed/%,$(wildcard notebooks/0*.ipynb))
+	COURSE_OUTPUT_DIR="$(OUT)" $(VENV)/bin/jupyter nbconvert \
 		--to notebook --execute --ExecutePreprocessor.timeout=-1 \
-		--output-dir $(OUTPUT)/executed notebooks/0*.ipynb
-	@echo "executed notebooks are in $(OUTPUT)/executed"
+		--output-dir "$(OUT)/executed" notebooks/0*.ipynb
+	@echo "executed notebooks are in $(OUT)/executed"
 
 test: setup
-	rm -rf $(TEST_OUTPUT)
+	$(CLEAN) --scratch "$(TEST_OUTPUT)"
 	$(TEST_ENV) $(PY) -m pytest tests notebooks solutions --nbval-lax --nbval-current-env \
 		--durations=10 -q
 
 # The front-end as a learner sees it: JupyterLab driven by Playwright in Debian's chromium
-# (apt-get install chromium; no browser download). Screenshots land in $(OUTPUT)/ui/.
+# (apt-get install chromium; no browser download). Screenshots land in $(OUT)/course-ui/.
 UI_STAMP := $(VENV)/.ui-installed
 CHROMIUM ?= /usr/bin/chromium
 $(UI_STAMP): $(STAMP) tests/ui/requirements.txt
@@ -71,8 +73,8 @@ $(UI_STAMP): $(STAMP) tests/ui/requirements.txt
 
 test-ui: $(UI_STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-ui needs chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
-	rm -rf $(OUTPUT)/ui
-	COURSE_UI_TEST=1 CHROMIUM=$(CHROMIUM) COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)/ui) \
+	$(CLEAN) --scratch "$(OUT)/course-ui"
+	COURSE_UI_TEST=1 CHROMIUM=$(CHROMIUM) COURSE_OUTPUT_DIR="$(OUT)/course-ui" \
 		$(PY) -m pytest tests/ui -v -s -p no:cacheprovider
 
 fork:
@@ -98,16 +100,13 @@ test-latest:
 		ipykernel nbclient nbval pytest
 	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps -e .
 	$(LATEST)/bin/python -m pip list 2>/dev/null | grep -iE "^(transformers|trl|peft|datasets|accelerate|bitsandbytes) "
-	rm -rf $(OUTPUT)/test-latest
-	$(subst $(abspath $(TEST_OUTPUT)),$(abspath $(OUTPUT)/test-latest),$(TEST_ENV)) \
+	$(CLEAN) --scratch "$(OUT)/course-test-latest"
+	$(subst $(TEST_OUTPUT),$(OUT)/course-test-latest,$(TEST_ENV)) \
 		$(LATEST)/bin/python -m pytest notebooks tests/test_api_drift.py --nbval-lax --nbval-current-env -q
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	@if [ -d "$(OUTPUT)" ]; then \
-		cd "$(OUTPUT)" && for name in $(COURSE_OUTPUTS); do rm -rf "./$$name" ./."$$name".tmp-* ./."$$name".old-* ./."$$name".trash-*; done; \
-		cd - >/dev/null; rmdir "$(OUTPUT)" 2>/dev/null || echo "kept $(OUTPUT): it holds files the course did not write"; \
-	fi
+	@$(CLEAN) "$(OUT)"
 	$(if $(VENV_CLEAN),rm -rf $(VENV) $(LATEST))

@@ -14,6 +14,12 @@ How :func:`atomic_dir` stays safe:
 - a target that is a symlink (a mounted drive, say) is written through: the folder it points to
   is replaced, the link stays;
 - temporary folders left by a process that died are removed on the next call.
+
+What the course writes is recorded: an output folder (``COURSE_OUTPUT_DIR``, ``outputs/``) holds a
+manifest, ``.course-manifest``, and every write through :func:`atomic_dir`, :func:`atomic_file`
+(figures, the run record) and the run lock appends the path it writes to it (:func:`record`).
+``make clean`` (:mod:`course_utils.clean`) removes only what the manifest lists, so a learner's own
+files in the same folder, even in ``figures/``, are never touched.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from pathlib import Path
 from .errors import OutputError
 
 _TMP, _OLD, _TRASH = ".tmp-", ".old-", ".trash-"
+MANIFEST = ".course-manifest"  # in an output folder: one "kind<TAB>relative path" line per thing the course wrote
+SCRATCH = ".course-scratch"    # in a folder the course owns whole (make test's course-test/, say)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -58,6 +66,44 @@ def real_target(target: Path) -> Path:
     """``target`` with a symlink at its end followed (the folder it points to is the one written)."""
     target = Path(target).expanduser()
     return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def mark_output_root(folder: Path) -> Path:
+    """Make ``folder`` an output folder whose course-written content is recorded (its manifest)."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        try:
+            with open(manifest, "a", encoding="utf-8") as f:
+                f.write("# what the course wrote here; `make clean` removes these and nothing else\n")
+        except OSError:
+            pass  # a read-only folder is refused by ensure_writable_dir anyway
+    return folder
+
+
+def _output_root(path: Path) -> Path | None:
+    for parent in path.parents:
+        if (parent / MANIFEST).is_file():
+            return parent
+    return None
+
+
+def record(path: Path, kind: str) -> None:
+    """Append ``path`` (a "file" or a whole "dir" the course writes) to the manifest of the output
+    folder that holds it; nothing when it is in no output folder (a temporary folder, say)."""
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    root = _output_root(path)
+    if root is None:
+        return
+    line = f"{kind}\t{path.relative_to(root).as_posix()}\n"
+    manifest = root / MANIFEST
+    try:
+        if line in manifest.read_text(encoding="utf-8"):
+            return
+        with open(manifest, "a", encoding="utf-8") as f:  # one short append: never interleaved
+            f.write(line)
+    except OSError:
+        pass
 
 
 def recover(target: Path) -> Path:
@@ -153,6 +199,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 
     If the block raises, the temporary folder is removed and ``target`` is left as it was.
     """
+    record(Path(target), "dir")  # before writing: a crash half-way leaves leftovers that clean removes too
     target = recover(real_target(Path(target)))
     ensure_writable_dir(target.parent)
     tmp = target.with_name(f".{target.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}")
@@ -177,6 +224,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; on success it replaces ``path`` in one step."""
+    record(Path(path), "file")
     path = real_target(Path(path))
     ensure_writable_dir(path.parent)
     tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_steps is not None:
                 profile = profile.replace(max_steps=args.max_steps)
             if args.output_dir is not None:
-                profile = profile.replace(output_dir=output_path(args.output_dir))
+                profile = profile.replace(output_dir=output_path(args.output_dir, "--output-dir"))
             trainer = run(profile, resume=not args.fresh, callbacks=[watch])
     except CourseError as err:  # the cause, where, and the fix; no traceback
         print("error: " + "\n".join(err.lines()), file=sys.stderr)

@@ -239,7 +239,7 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     for key, field in (("COURSE_MODEL", "model"), ("COURSE_DATA", "data")):
         value = (env.get(key) or "").strip()  # stray spaces from a copy-paste are not part of it
         if value:
-            fields[field] = value
+            fields[field] = _local_path_setting(key, value)
     steps = (env.get("COURSE_MAX_STEPS") or "").strip()
     if steps:
         try:
@@ -260,18 +260,45 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     if name == "gpu" and hw.cuda and hw.memory_gib < GPU_BATCH_8_GIB:
         fields["batch_size"] = 4  # a 40 GiB card (A100-40GB): batch 8 peaks at 41 GiB
     out_env = (env.get("COURSE_OUTPUT_DIR") or "").strip()
-    out = output_path(out_env) if out_env else _repo_root() / "outputs"
+    out = output_path(out_env, "COURSE_OUTPUT_DIR") if out_env else output_path(_repo_root() / "outputs")
     return Profile(name=name, reason=reason, output_dir=out, **fields)
 
 
-def output_path(value: str | Path) -> Path:
-    """An output folder as given by the learner: ``~`` expanded, made absolute (so notebooks,
-    whose working folder is ``notebooks/``, and the script agree), and checked to be a writable
-    folder (not a file, not read-only): an :class:`~course_utils.errors.OutputError` otherwise."""
-    from .files import ensure_writable_dir
+def from_course_folder(value: str | Path, setting: str | None = None) -> Path:
+    """A path as the learner gave it: ``~`` and ``$VARS`` expanded; a relative one is taken from the
+    course folder (the repository), in the script and in the notebooks alike (whose working folder
+    is ``notebooks/``), and the absolute path used is printed."""
+    raw = str(value).strip()
+    path = Path(os.path.expandvars(raw)).expanduser()
+    if not path.is_absolute():
+        path = (_repo_root() / path).absolute()
+        if setting:
+            print(f"{setting}={raw!r} is relative: using {path} (relative paths start at the course folder)")
+    return path
 
-    path = Path(os.path.expandvars(str(value).strip())).expanduser().absolute()
-    return ensure_writable_dir(path, "the output folder (COURSE_OUTPUT_DIR)")
+
+def output_path(value: str | Path, setting: str | None = None) -> Path:
+    """An output folder as given by the learner (:func:`from_course_folder`), checked to be a
+    writable folder (not a file, not read-only): an :class:`~course_utils.errors.OutputError`
+    otherwise. Its manifest records what the course writes there (``make clean`` removes only that)."""
+    from .files import ensure_writable_dir, mark_output_root
+
+    path = from_course_folder(value, setting)
+    return mark_output_root(ensure_writable_dir(path, "the output folder (COURSE_OUTPUT_DIR)"))
+
+
+def _local_path_setting(key: str, value: str) -> str:
+    """COURSE_DATA / COURSE_MODEL: a relative path that names a file or folder (from the course
+    folder) becomes absolute; a Hub id ("tatsu-lab/alpaca") or 'sample' stays as it is."""
+    if value == "sample" or value.startswith(("http://", "https://", "/", "~", "$")):
+        return value
+    local = from_course_folder(value)
+    looks_local = value.startswith(("./", "../")) or Path(value).suffix.lower() in (
+        ".json", ".jsonl", ".csv", ".parquet", ".txt", ".tsv")
+    if local.exists() or looks_local:
+        print(f"{key}={value!r} is relative: using {local} (relative paths start at the course folder)")
+        return str(local)
+    return value
 
 
 def _repo_root() -> Path:

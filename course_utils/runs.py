@@ -44,6 +44,7 @@ from typing import Any
 
 from .errors import MissingArtifactError, ModelLoadError, RunConflictError, warn
 from .files import atomic_file, discard, real_target, recover
+from .files import record as record_output
 from .profile import Profile
 
 RECORD = "run.json"
@@ -168,6 +169,7 @@ def read_record(checkpoint_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_record(checkpoint_dir: Path, record: dict[str, Any]) -> None:
+    record_output(Path(checkpoint_dir), "dir")  # the trainer writes its checkpoints there
     with atomic_file(Path(checkpoint_dir) / RECORD) as tmp:
         tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
 
@@ -244,6 +246,7 @@ def set_aside_adapter(adapter_dir: Path) -> Path | None:
     if not target.is_dir() or not any(target.iterdir()):
         return None
     previous = target.with_name(target.name + PREVIOUS)
+    record_output(Path(adapter_dir).with_name(Path(adapter_dir).name + PREVIOUS), "dir")
     discard(previous)
     os.rename(target, previous)
     print(f"{adapter_dir} held the adapter of an earlier run: moved to {previous.name} (this run saves "
@@ -313,6 +316,7 @@ def exclusive(output_dir: Path) -> Iterator[None]:
         finally:
             _HELD[key] = (fd, _HELD[key][1] - 1)
         return
+    record_output(folder / LOCK, "file")  # make clean removes it
     fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
