@@ -171,6 +171,47 @@ def exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+_DISK_FULL_TEXTS = ("no space left on device", "file too large", "disk quota exceeded", "file write failed")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write that failed for lack of space (or a file-size limit, ``ulimit -f``): an ``OSError``
+    (ENOSPC, EFBIG, EDQUOT), or a library error wrapping one (torch's ``inline_container`` writer,
+    safetensors' ``SafetensorError``), anywhere in the exception's chain."""
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return True
+        if any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(path: Path, exc: BaseException, checkpoint_dir: Path | None = None) -> OutputError:
+    """The course error for a full disk while writing ``path``: nothing written so far is lost."""
+    last = ""
+    if checkpoint_dir is not None and Path(checkpoint_dir).is_dir():
+        import warnings
+
+        from .runs import latest_checkpoint
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found, _ = latest_checkpoint(Path(checkpoint_dir))
+        last = (f"; the last complete checkpoint is {found}" if found is not None else
+                "; no checkpoint was complete yet, so a rerun starts at step 0")
+    return OutputError(
+        f"the disk is full at {path} (or a file-size limit was reached); nothing was lost: the "
+        f"half-written copy was left aside{last}",
+        "free space on that disk (or raise the limit: ulimit -f unlimited), or set COURSE_OUTPUT_DIR "
+        "to a folder on a larger disk, then rerun: the run resumes from its last complete checkpoint",
+        where=f"{path} ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ''})")
+
+
 def ensure_writable_dir(folder: Path, what: str = "the output folder") -> Path:
     """Create ``folder`` (and parents); a course error if it is a file or cannot be written."""
     folder = Path(folder).expanduser()
@@ -206,8 +247,10 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     os.mkdir(tmp)  # mode 0o777 minus the umask, like any folder the learner makes
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, OutputError) and is_disk_full(exc):
+            raise disk_full_error(target, exc, target.parent / "checkpoints") from exc
         raise
     if target.exists() and exchange(tmp, target):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old content
@@ -231,6 +274,10 @@ def atomic_file(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as exc:
+        if not isinstance(exc, OutputError) and is_disk_full(exc):
+            raise disk_full_error(path, exc) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -88,6 +88,7 @@ class Profile:
     lora_dropout: float = 0.05
     max_new_tokens: int = 64
     rebuild_missing: bool = False  # may a later notebook re-create a missing adapter itself?
+    trial: bool = False  # COURSE_MAX_STEPS: a quick trial of the code; its figures are no learning check
     reason: str = ""
     output_dir: Path = Path("outputs")
 
@@ -244,6 +245,7 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     if steps:
         try:
             fields["max_steps"] = int(steps)
+            fields["trial"] = True
         except ValueError:
             raise ProfileError(f"COURSE_MAX_STEPS={env['COURSE_MAX_STEPS']!r} is not a whole number",
                                "set it to a step count such as 10, or unset it") from None
@@ -271,7 +273,7 @@ def from_course_folder(value: str | Path, setting: str | None = None) -> Path:
     raw = str(value).strip()
     path = Path(os.path.expandvars(raw)).expanduser()
     if not path.is_absolute():
-        path = (_repo_root() / path).absolute()
+        path = Path(os.path.abspath(_repo_root() / path))
         if setting:
             print(f"{setting}={raw!r} is relative: using {path} (relative paths start at the course folder)")
     return path

@@ -136,6 +136,9 @@ def make_trainer(profile: Profile, model: PreTrainedModel, tokenizer: PreTrained
         raise ConfigError("the model already has LoRA adapters (get_peft_model was called)",
                           "pass the base model: make_trainer adds the adapters from the profile")
     check_max_length(profile, tokenizer)
+    from .checks import check_training_rows  # EOS text inside an output; prompts that leave no answer
+
+    check_training_rows(tokenizer, train_dataset, profile.max_length)
     hw = detect_hardware() if hw is None else hw
     if profile.quantized:
         from peft import prepare_model_for_kbit_training
@@ -181,6 +184,13 @@ def loss_drop(history: list[dict[str, float]]) -> float:
         raise ConfigError("fewer than two losses were logged",
                           "train for more steps or lower logging_steps")
     return 1 - losses[-1] / losses[0]
+
+
+def describe_drop(drop: float) -> str:
+    """The loss trend in words: "loss fell 62%", "loss rose 31%" (never "fell -31%")."""
+    if abs(drop) < 0.005:
+        return "loss unchanged"
+    return f"loss fell {drop:.0%}" if drop > 0 else f"loss rose {-drop:.0%}"
 
 
 def tokens_per_second(trainer: Any) -> float:

@@ -331,7 +331,15 @@ def exclusive(output_dir: Path) -> Iterator[None]:
     os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
     _HELD[key] = (fd, 1)
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:  # a checkpoint that did not fit on the disk: a course error
+            from .errors import OutputError
+            from .files import disk_full_error, is_disk_full
+
+            if isinstance(exc, OutputError) or not is_disk_full(exc):
+                raise
+            raise disk_full_error(folder, exc, folder / "checkpoints") from exc
     finally:
         _HELD.pop(key, None)
         os.ftruncate(fd, 0)
@@ -388,6 +396,7 @@ def ensure_adapter(profile: Profile) -> Path:
 
     try:
         check_adapter(profile.adapter_dir)
+        check_same_data(profile)
         return profile.adapter_dir
     except (MissingArtifactError, ModelLoadError) as err:
         if not profile.rebuild_missing:
@@ -396,3 +405,22 @@ def ensure_adapter(profile: Profile) -> Path:
     print(f"{problem}: training one now, as notebook 06 would")
     run(profile)
     return profile.adapter_dir
+
+
+def check_same_data(profile: Profile) -> None:
+    """Notebook 07 scores notebook 06's held-out rows: a warning when the run record says the
+    adapter was trained on other data (``COURSE_DATA`` changed in between), since the rows 07
+    takes as held out may then be rows the adapter trained on, or rows of another task."""
+    from .errors import warn
+
+    old = read_record(profile.checkpoint_dir)
+    if not old:
+        return
+    changed = [(key, old[key], getattr(profile, key)) for key in ("data", "data_limit")
+               if key in old and _model_id(str(old[key])) != _model_id(str(getattr(profile, key)))]
+    if changed:
+        detail = "; ".join(f"{key} {a!r} then, {b!r} now" for key, a, b in changed)
+        warn(f"the adapter in {profile.adapter_dir} was trained on other data than this profile names "
+             f"({detail}): the 'held-out' rows scored here may include rows it trained on",
+             f"set COURSE_DATA back to {old['data']!r} to score the adapter on its own held-out rows, "
+             "or rerun notebook 06 with the new data", where=str(profile.checkpoint_dir / RECORD))
