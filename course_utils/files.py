@@ -171,7 +171,10 @@ def exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
-_DISK_FULL_TEXTS = ("no space left on device", "file too large", "disk quota exceeded", "file write failed")
+# torch.save's zip writer reports a short write as "[enforce fail at inline_container.cc:672] .
+# unexpected pos 704 vs 598" (or "PytorchStreamWriter failed writing file ...: file write failed")
+_DISK_FULL_TEXTS = ("no space left on device", "file too large", "disk quota exceeded", "file write failed",
+                    "pytorchstreamwriter failed", "unexpected pos")
 
 
 def is_disk_full(exc: BaseException) -> bool:
