@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ProfileError
+from .errors import OutputError, ProfileError
 
 XGEN_ID = "Salesforce/xgen-7b-8k-base"
 ALPACA_ID = "tatsu-lab/alpaca"
@@ -262,7 +262,13 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     if name == "gpu" and hw.cuda and hw.memory_gib < GPU_BATCH_8_GIB:
         fields["batch_size"] = 4  # a 40 GiB card (A100-40GB): batch 8 peaks at 41 GiB
     out_env = (env.get("COURSE_OUTPUT_DIR") or "").strip()
-    out = output_path(out_env, "COURSE_OUTPUT_DIR") if out_env else output_path(_repo_root() / "outputs")
+    if out_env:
+        out = output_path(out_env, "COURSE_OUTPUT_DIR")
+    else:
+        try:
+            out = output_path(_repo_root() / "outputs")
+        except OutputError:  # a read-only checkout: the first write names the problem and the fix
+            out = _repo_root() / "outputs"
     return Profile(name=name, reason=reason, output_dir=out, **fields)
 
 
