@@ -128,7 +128,8 @@ def course_kernel(tmp_path_factory):
            "COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(out / "out"), "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COURSE_BLOCK_NETWORK": "1",
            "MPLBACKEND": "Agg"}
-    for key in ("COURSE_FULL_TRACEBACKS", "COURSE_DATA", "COURSE_MODEL", "COURSE_MAX_STEPS", "TQDM_DISABLE"):
+    for key in ("COURSE_FULL_TRACEBACKS", "COURSE_DATA", "COURSE_MODEL", "COURSE_MAX_STEPS", "TQDM_DISABLE",
+                "PYTHONWARNINGS"):  # a learner's kernel shows warnings
         env.pop(key, None)
     km = KernelManager(kernel_name="python3")
     km.start_kernel(env=env, cwd=str(NOTEBOOKS))
