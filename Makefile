@@ -4,7 +4,7 @@
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
 #   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees;
 #                 then the site (make site) opened page by page
-#   make site     the course as HTML pages from executed notebooks (offline, smoke) in $(OUTPUT)/site/html
+#   make site     the course as HTML pages from executed notebooks (offline, smoke) in $(OUT)/course-site/html (a folder the course owns whole)
 #   make fork REPO=OWNER/REPO [BRANCH=main]  point the Colab badges and install cells to your copy
 #   make bench    training throughput of the profiles (one GPU; BENCH_ARGS=--tiny on a CPU)
 #   make gpu-check  the instructor's GPU path measured: profiles, levers, loss check, notebooks 04-07
@@ -19,17 +19,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 STAMP  := $(VENV)/.installed
-# COURSE_OUTPUT_DIR, with a leading ~ expanded as the notebooks do (make's abspath would not)
-OUTPUT ?= $(patsubst ~%,$(HOME)%,$(or $(strip $(COURSE_OUTPUT_DIR)),outputs))
-# What the course writes in $(OUTPUT); `make clean` removes these and nothing else (the folder may
-# be one of the learner's own, e.g. COURSE_OUTPUT_DIR=$HOME/course), plus leftovers of atomic writes.
-COURSE_OUTPUTS := adapter adapter.previous adapter-chat adapter-chat.previous checkpoints checkpoints-chat merged figures executed unpacked \
-	test test-latest ui site .run.lock
-TEST_OUTPUT := $(OUTPUT)/test
+# COURSE_OUTPUT_DIR as the course reads it: ~ expanded, a relative path taken from this folder (the
+# repository), spaces kept (every use below is quoted; make's own abspath would split the path).
+OUTPUT ?= $(or $(strip $(COURSE_OUTPUT_DIR)),outputs)
+OUT := $(shell $(PYTHON) -c 'import os, sys; print(os.path.abspath(os.path.expanduser(sys.argv[1])))' '$(OUTPUT)')
+# What the course writes in $(OUT) is listed in its manifest (.course-manifest); `make clean` removes
+# that and nothing else (course_utils/clean.py, standard library only). make test writes into a
+# folder the course owns whole, course-test/ (marked as the course's; a learner's test/ is never touched).
+CLEAN := PYTHONPATH="$(abspath .)" $(PYTHON) -m course_utils.clean
+TEST_OUTPUT := $(OUT)/course-test
 # the test environment: smoke profile, no network to any hub, no progress bars in nbval diffs
-TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR=$(abspath $(TEST_OUTPUT)) \
+TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR="$(TEST_OUTPUT)" \
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TQDM_DISABLE=1 \
-	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH=$(abspath .):$(abspath tests/netguard) \
+	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH="$(abspath .):$(abspath tests/netguard)" \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
 .PHONY: setup course test test-ui site fork test-latest bench gpu-check lab clean
@@ -55,19 +57,19 @@ $(STAMP): constraints.txt requirements.txt pyproject.toml
 # MPLBACKEND is left to Jupyter (its inline backend); course_utils.plots sends each figure as a
 # PNG output in any case, so the executed copies hold every figure.
 course: setup
-	mkdir -p $(OUTPUT)/executed
-	COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)) $(VENV)/bin/jupyter nbconvert \
+	$(CLEAN) --record "$(OUT)" file $(patsubst notebooks/%,executed/%,$(wildcard notebooks/0*.ipynb))
+	COURSE_OUTPUT_DIR="$(OUT)" $(VENV)/bin/jupyter nbconvert \
 		--to notebook --execute --ExecutePreprocessor.timeout=-1 \
-		--output-dir $(OUTPUT)/executed notebooks/0*.ipynb
-	@echo "executed notebooks are in $(OUTPUT)/executed"
+		--output-dir "$(OUT)/executed" notebooks/0*.ipynb
+	@echo "executed notebooks are in $(OUT)/executed"
 
 test: setup
-	rm -rf $(TEST_OUTPUT)
+	$(CLEAN) --scratch "$(TEST_OUTPUT)"
 	$(TEST_ENV) $(PY) -m pytest tests notebooks solutions --nbval-lax --nbval-current-env \
 		--durations=10 -q
 
 # The front-end as a learner sees it: JupyterLab driven by Playwright in Debian's chromium
-# (apt-get install chromium; no browser download). Screenshots land in $(OUTPUT)/ui/.
+# (apt-get install chromium; no browser download). Screenshots land in $(OUT)/course-ui/.
 UI_STAMP := $(VENV)/.ui-installed
 CHROMIUM ?= /usr/bin/chromium
 $(UI_STAMP): $(STAMP) tests/ui/requirements.txt
@@ -76,24 +78,24 @@ $(UI_STAMP): $(STAMP) tests/ui/requirements.txt
 
 test-ui: $(UI_STAMP)
 	@test -x $(CHROMIUM) || { echo "make test-ui needs chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
-	rm -rf $(OUTPUT)/ui
-	$(MAKE) --no-print-directory site SITE=$(abspath $(OUTPUT)/ui/site)
-	COURSE_UI_TEST=1 CHROMIUM=$(CHROMIUM) COURSE_OUTPUT_DIR=$(abspath $(OUTPUT)/ui) \
-		COURSE_SITE_DIR=$(abspath $(OUTPUT)/ui/site/html) \
+	$(CLEAN) --scratch "$(OUT)/course-ui"
+	$(MAKE) --no-print-directory site SITE="$(OUT)/course-ui/site"
+	COURSE_UI_TEST=1 CHROMIUM=$(CHROMIUM) COURSE_OUTPUT_DIR="$(OUT)/course-ui" \
+		COURSE_SITE_DIR="$(OUT)/course-ui/site/html" \
 		$(PY) -m pytest tests/ui -v -s -p no:cacheprovider
 
 # The course as a site: every notebook executed offline (SITE_PROFILE, default smoke; network
 # blocked as in the tests), progress bars kept (no TQDM_DISABLE), then HTML pages + index
 # (course_utils/site.py). GitHub Pages serves $(SITE)/html (.github/workflows/site.yml).
-SITE ?= $(OUTPUT)/site
+SITE ?= $(OUT)/course-site
 SITE_PROFILE ?= smoke
 site: setup
-	rm -rf $(SITE)/run $(SITE)/executed
-	mkdir -p $(SITE)/run
-	COURSE_PROFILE=$(SITE_PROFILE) COURSE_OUTPUT_DIR=$(abspath $(SITE))/run HF_HUB_OFFLINE=1 \
+	$(CLEAN) --scratch "$(SITE)"
+	mkdir -p "$(SITE)/run"
+	COURSE_PROFILE=$(SITE_PROFILE) COURSE_OUTPUT_DIR="$(SITE)/run" HF_HUB_OFFLINE=1 \
 		HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 \
-		PYTHONPATH=$(abspath .):$(abspath tests/netguard) PYTHONWARNINGS=ignore \
-		$(PY) -m course_utils.site --out $(SITE) $(SITE_ARGS)
+		PYTHONPATH="$(abspath .):$(abspath tests/netguard)" PYTHONWARNINGS=ignore \
+		$(PY) -m course_utils.site --out "$(SITE)" $(SITE_ARGS)
 
 fork:
 	@test -n "$(REPO)" || { echo "usage: make fork REPO=OWNER/REPO [BRANCH=main]"; exit 1; }
@@ -119,16 +121,13 @@ test-latest:
 		ipykernel nbclient nbval pytest
 	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps -e .
 	$(LATEST)/bin/python .ci/drift_report.py
-	rm -rf $(OUTPUT)/test-latest
-	$(subst $(abspath $(TEST_OUTPUT)),$(abspath $(OUTPUT)/test-latest),$(TEST_ENV)) \
+	$(CLEAN) --scratch "$(OUT)/course-test-latest"
+	$(subst $(TEST_OUTPUT),$(OUT)/course-test-latest,$(TEST_ENV)) \
 		$(LATEST)/bin/python -m pytest notebooks tests/test_api_drift.py --nbval-lax --nbval-current-env -q
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	@if [ -d "$(OUTPUT)" ]; then \
-		cd "$(OUTPUT)" && for name in $(COURSE_OUTPUTS); do rm -rf "./$$name" ./."$$name".tmp-* ./."$$name".old-* ./."$$name".trash-*; done; \
-		cd - >/dev/null; rmdir "$(OUTPUT)" 2>/dev/null || echo "kept $(OUTPUT): it holds files the course did not write"; \
-	fi
+	@$(CLEAN) "$(OUT)"
 	$(if $(VENV_CLEAN),rm -rf $(VENV) $(LATEST))

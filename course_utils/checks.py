@@ -49,9 +49,7 @@ def check_model_folder(name: str | Path) -> None:
     path = _local(name)
     if path is not None:
         if not path.is_dir():
-            raise ModelLoadError(f"the model path {path} is a file, not a folder",
-                                 "point COURSE_MODEL at the folder written by save_pretrained",
-                                 where=str(path))
+            raise _file_not_folder(path)
         if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
             base = _read_json(path / "adapter_config.json").get("base_model_name_or_path") or "its base model"
             raise ModelLoadError(
@@ -71,6 +69,14 @@ def check_model_folder(name: str | Path) -> None:
     check_causal_config(config, str(name))
 
 
+def _file_not_folder(path: Path) -> ModelLoadError:
+    return ModelLoadError(f"COURSE_MODEL names a file ({path.name}), not a model folder",
+                          f"set COURSE_MODEL to the folder that holds it: {path.parent}"
+                          if (path.parent / "config.json").is_file() else
+                          "point COURSE_MODEL at the folder written by save_pretrained (config.json, "
+                          "weights and tokenizer files)", where=str(path))
+
+
 def check_causal_config(config: Any, name: str = "the model") -> None:
     """An encoder-decoder, or a type with no causal-LM head, cannot be fine-tuned this way."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -86,7 +92,9 @@ def check_causal_config(config: Any, name: str = "the model") -> None:
 def check_tokenizer_folder(name: str | Path) -> None:
     """A local folder must hold tokenizer files (``save_pretrained`` of the tokenizer)."""
     path = _local(name)
-    if path is None or not path.is_dir():
+    if path is not None and not path.is_dir():
+        raise _file_not_folder(path)
+    if path is None:
         return
     if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ModelLoadError(
@@ -122,9 +130,10 @@ def check_positions(config: Any, tokens: int, what: str, fix: str) -> None:
         raise ConfigError(cause + " (a learned position table: it would fail with an IndexError)", fix)
 
 
-def check_model(model: Any, tokenizer: Any, max_length: int | None = None) -> None:
+def check_model(model: Any, tokenizer: Any = None, max_length: int | None = None) -> None:
     """After loading: a causal decoder, enough positions for ``max_length``, an embedding row for
-    every id the tokenizer can produce. Course errors; nothing is changed."""
+    every id the tokenizer can produce (when given). Course errors; nothing is changed.
+    :func:`course_utils.models.load_model` runs it on every model it loads."""
     config = model.config
     name = (getattr(model, "name_or_path", "") or getattr(config, "_name_or_path", "")
             or f"the {type(model).__name__}")
@@ -138,6 +147,8 @@ def check_model(model: Any, tokenizer: Any, max_length: int | None = None) -> No
         check_positions(config, max_length, f"max_length={max_length}",
                         f"lower max_length to at most {model_positions(config)} "
                         "(profile = profile.replace(max_length=...)), or use a model with more positions")
+    if tokenizer is None:
+        return
     rows = model.get_input_embeddings().num_embeddings
     ids = max(len(tokenizer), max(tokenizer.get_vocab().values(), default=-1) + 1)
     if ids > rows:
@@ -309,13 +320,22 @@ def check_instructions(instructions: Sequence[str], inputs: Sequence[str] | None
             if not isinstance(value, str):
                 raise ConfigError(f"{label} {i} is a {type(value).__name__}, not text",
                                   f"give every {label} as a string", where=f"{label}s[{i}]")
+    for i, value in enumerate(instructions):
+        if not value.strip():
+            raise ConfigError(f"instruction {i} is empty: the model would answer a question nobody asked",
+                              "write the instruction, e.g. ask(model, tokenizer, ['Name three colours.'])",
+                              where=f"instructions[{i}]")
 
 
-def check_prompts(tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 0, model: Any = None) -> None:
+def check_prompts(tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 1, model: Any = None) -> None:
     """Prompts that are a list of non-empty texts, each fitting the model's positions together
     with ``max_new_tokens``."""
     if isinstance(prompts, str):
         raise ConfigError("prompts is one string, not a list", "wrap it in a list: [prompt]")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens={max_new_tokens!r}: the model could not write a single token",
+                          "give max_new_tokens a positive number, such as profile.max_new_tokens "
+                          "(64 on the smoke profile)")
     for i, prompt in enumerate(prompts):
         if not isinstance(prompt, str) or not prompt.strip():
             raise ConfigError(f"prompt {i} is empty: the model would continue from nothing",
@@ -347,3 +367,40 @@ def check_pad_token(tokenizer: Any) -> None:
             "a b c", add_special_tokens=False)["input_ids"]:
         warn(f"the pad token {tokenizer.pad_token!r} also appears in ordinary text",
              "use a dedicated pad token, or the EOS token, so padding never hides real words")
+
+
+def check_training_rows(tokenizer: Any, rows: Any, max_length: int, source: str = "the training rows") -> float:
+    """Before training on prompt/completion ``rows`` (notebook 06, the script).
+
+    - a completion that holds the EOS text itself (``</s>``) is read as EOS by the tokenizer: the
+      model would learn to stop in the middle of that answer. A warning naming the rows.
+    - a prompt of ``max_length`` tokens or more leaves no completion token to learn from (training
+      cuts each example at ``max_length``). When that is every row, training would run at loss 0:
+      a :class:`ConfigError` with the share cut and the fix. Returns that share.
+    """
+    eos = getattr(tokenizer, "eos_token", None)
+    completions, prompts = list(rows["completion"]), list(rows["prompt"])
+    if eos:
+        inside = [i for i, text in enumerate(completions) if eos in text]
+        if inside:
+            warn(f"{len(inside)} output(s) of {source} contain the text {eos!r}, the tokenizer's end-of-"
+                 "sequence token: the model would learn to stop at that point of the answer",
+                 f"remove {eos!r} from those outputs, e.g. dataset = dataset.map(lambda r: "
+                 f"{{'output': r['output'].replace({eos!r}, '')}})",
+                 where="rows " + ", ".join(map(str, inside[:5])) + (" ..." if len(inside) > 5 else ""))
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    cut = [i for i, n in enumerate(lengths) if n >= max_length]
+    share = len(cut) / max(len(prompts), 1)
+    if prompts and len(cut) == len(prompts):
+        raise ConfigError(
+            f"every prompt of {source} ({share:.0%} of {len(prompts)} rows) is {min(lengths)} tokens or longer, "
+            f"and max_length={max_length} cuts each example there: no answer token would be left to "
+            "learn from (the loss would be 0)",
+            f"raise max_length above the prompts' length (profile = profile.replace(max_length="
+            f"{max(lengths) + 64})), or keep the rows whose prompt fits: rows = rows.filter(lambda r: "
+            f"len(tokenizer(r['prompt'])['input_ids']) < {max_length})")
+    if share > 0.10:
+        warn(f"{share:.0%} of the prompts of {source} are {max_length} tokens or longer: those rows keep "
+             "no answer token to learn from", f"raise max_length (the longest prompt has {max(lengths)} "
+             "tokens), or drop those rows with rows.filter(...)")
+    return share

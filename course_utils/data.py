@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,13 @@ def _resolve_source(source: str) -> tuple[str, dict[str, Any]]:
     source = str(source).strip()
     if source == "sample":
         source = str(SAMPLE_PATH)
+    if source.lower().startswith(("http://", "https://", "ftp://")):
+        raise DataError(
+            f"COURSE_DATA is a web address ({source}): the course reads a local file or a Hub id, and "
+            "does not download files itself",
+            "download the file first (in a terminal: curl -L -o mydata.jsonl 'URL'; in Python: "
+            "urllib.request.urlretrieve(URL, 'mydata.jsonl')) and set COURSE_DATA to that file",
+            where=source)
     path = Path(source).expanduser()
     suffix = path.suffix.lower()
     if suffix in LOCAL_FORMATS or path.exists() or source.startswith((".", "/", "~")):
@@ -84,6 +92,12 @@ def _resolve_source(source: str) -> tuple[str, dict[str, Any]]:
 def _read_text(path: Path) -> str:
     """The file as UTF-8 text; a wrong encoding is named with its line."""
     raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:200]:
+        raise DataError(
+            f"could not load {path.name}: it is UTF-16 text (as Excel's 'Unicode text' saves it), "
+            "not UTF-8",
+            f"save it as UTF-8 (in a spreadsheet: 'CSV UTF-8'; in Python: p = Path({str(path)!r}); "
+            "p.write_text(p.read_text(encoding='utf-16'), encoding='utf-8'))", where=str(path))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -114,15 +128,28 @@ def check_data_file(path: str | Path) -> list[int] | None:
     them in one column. Returns, for each row, its line number in the file (where known).
     Notebook 02 calls it before ``load_dataset`` on a local file.
     """
+    _resolve_source(str(path))  # a web address, a folder, a missing or empty file: said here
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if LOCAL_FORMATS.get(suffix) not in ("json", "csv"):
         return None
     text = _read_text(path)
     if suffix == ".csv":
-        return _check_csv(text, path)
+        return _no_rows(_check_csv(text, path), path)
     stripped = text.lstrip()
     rows: list[tuple[int, Any]] = []
+    if stripped.startswith("{"):  # one object for the whole file: columns of lists?
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and whole and all(isinstance(v, list) for v in whole.values()):
+            raise DataError(
+                f"could not load {path.name}: it holds columns, not rows ({', '.join(map(repr, list(whole)[:4]))}, "
+                "each a list); the course reads one object per row",
+                "convert it to JSON lines, one row per line: data = json.load(open(path)); "
+                "rows = [dict(zip(data, values)) for values in zip(*data.values())]; then write each "
+                "row with json.dumps(row) on a line of a .jsonl file", where=str(path))
     if stripped.startswith("["):  # one JSON array (Alpaca's alpaca_data.json)
         try:
             data = json.loads(text)
@@ -150,10 +177,29 @@ def check_data_file(path: str | Path) -> list[int] | None:
                     isinstance(value, str) or (value is None and key.strip() == "input")):
                 raise _wrong_kind(key.strip(), value, [where], 1)
         lines.append(number)
+    return _no_rows(lines, path)
+
+
+def _no_rows(lines: list[int], path: Path) -> list[int]:
+    if not lines:
+        raise DataError(f"{path.name} has no rows (only blank lines, an empty list or a header)",
+                        "write Alpaca rows into it (instruction, input, output), or point COURSE_DATA "
+                        "at another file ('sample' is the course's own)", where=str(path))
     return lines
 
 
 def _check_csv(text: str, path: Path) -> list[int]:
+    first = text.split("\n", 1)[0]
+    if "," not in first:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if sep in first:
+                raise DataError(
+                    f"could not load {path.name}: its fields are separated by {name}, not commas "
+                    f"(header: {first.strip()[:80]!r})",
+                    f"write it with commas (in Python: rows = list(csv.reader(open(path, newline='', "
+                    f"encoding='utf-8'), delimiter={sep!r})); csv.writer(open(new_path, 'w', newline='', "
+                    "encoding='utf-8')).writerows(rows)), or in a spreadsheet save as 'CSV UTF-8 (comma "
+                    "delimited)'", where=f"line 1 of {path}")
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     lines = []
@@ -191,13 +237,31 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _wrong_kind(column: str, value: Any, places: list[str], count: int) -> DataError:
+def _wrong_kind(column: str, value: Any, places: list[str], count: int, csv_file: bool = False) -> DataError:
     more = f" (and {count - 1} more row(s))" if count > 1 else ""
+    if csv_file and isinstance(value, (int, float)) and not isinstance(value, bool):
+        fix = ("a CSV has no types: load_dataset guessed numbers for this column (quotes do not "
+               "change that); read every column as text: load_dataset('csv', data_files=path, "
+               "features=csv_text_features(path)) with csv_text_features from course_utils.data "
+               "(load_alpaca does this)")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        fix = (f"write numbers meant as text as JSON strings (\"output\": \"2\", not \"output\": 2), "
+               "or drop those rows")
+    else:
+        fix = f"make every '{column}' a string in the data (fix or drop those rows); 'input' may be empty"
     return DataError(
-        f"column '{column}' must hold text, but {places[0]} is {_kind(value)}{more}",
-        f"make every '{column}' a string in the data (fix or drop those rows; numbers meant as "
-        f"text can be quoted); 'input' may be empty",
+        f"column '{column}' must hold text, but {places[0]} is {_kind(value)}{more}", fix,
         where=f"column '{column}', " + ", ".join(places[:5]))
+
+
+def csv_text_features(path: str | Path) -> Any:
+    """``datasets.Features`` reading every column of a CSV file as text (a CSV has no types;
+    ``load_dataset`` would otherwise guess numbers for a column of digits)."""
+    from datasets import Features, Value
+
+    with open(Path(path).expanduser(), newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    return Features({name: Value("string") for name in header})
 
 
 def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | None = None) -> Dataset:
@@ -210,20 +274,33 @@ def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | 
 
     name, kwargs = _resolve_source(source)
     lines = check_data_file(kwargs["data_files"]) if "data_files" in kwargs else None
-    try:
+    if name == "csv":  # a CSV has no types: every value is text, as it is in the file
+        kwargs["features"] = csv_text_features(kwargs["data_files"])
+    with data_load_errors(source):
         ds = datasets.load_dataset(name, split=split, **kwargs)
-    except DataError:
-        raise
-    except Exception as exc:  # the library's own errors are long; keep the cause, add the fix
-        raise DataError(
-            f"could not load '{source}': {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            if str(exc).strip() else f"could not load '{source}': {type(exc).__name__}",
-            "check the hub id or the file (offline, only local files and 'sample' work)",
-        ) from exc
     if limit is not None and limit < len(ds):
         ds = ds.select(range(limit))
     label = Path(kwargs["data_files"]).name if "data_files" in kwargs else str(source)
     return validate_alpaca(ds, label, lines=lines)
+
+
+@contextmanager
+def data_load_errors(source: str) -> Iterator[None]:
+    """Around a ``load_dataset`` call (notebook 02): the library's long errors become one
+    :class:`DataError` with the cause and a fix (a Hub id that is misspelt or not cached offline)."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as exc:  # the library's own errors are long; keep the cause, add the fix
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        local = Path(str(source)).expanduser().exists()
+        raise DataError(
+            f"could not load '{source}': {type(exc).__name__}" + (f": {first}" if first else ""),
+            "check the file (a .jsonl, .json, .csv or .parquet file of Alpaca rows)" if local else
+            "check the Hub id (spelling, 'owner/name'); offline (HF_DATASETS_OFFLINE=1) only datasets "
+            "already in the cache load, so download it once with network or point COURSE_DATA at a "
+            "local file ('sample' is the course's own)", where=str(source)) from exc
 
 
 def _where(index: int, lines: Sequence[int] | None, source: str) -> str:
@@ -270,7 +347,8 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
             continue
         bad = [i for i, v in enumerate(values) if not (isinstance(v, str) or (v is None and column == "input"))]
         if bad:
-            raise _wrong_kind(column, values[bad[0]], [_where(i, lines, source) for i in bad], len(bad))
+            raise _wrong_kind(column, values[bad[0]], [_where(i, lines, source) for i in bad], len(bad),
+                              csv_file=str(source).lower().endswith(".csv"))
     for column in REQUIRED_COLUMNS:
         blank = [i for i, v in enumerate(columns[column]) if not v.strip()]
         if blank:
@@ -339,7 +417,32 @@ def train_eval_split(profile: Profile) -> tuple[Dataset, Dataset]:
     pairs = to_prompt_completion(load_alpaca(profile.data, limit=profile.data_limit))
     check_split_size(len(pairs), profile.eval_rows, profile.data)
     split = pairs.train_test_split(test_size=profile.eval_rows, seed=0)
-    return split["train"], split["test"]
+    return split["train"], drop_overlap(split["train"], split["test"], profile.data)
+
+
+def drop_overlap(train: Dataset, eval: Dataset, source: str = "the data") -> Dataset:
+    """``eval`` without the rows that are exact copies of a training row, with a warning.
+
+    A held-out row that the model also trains on measures memory, not generalisation: the eval
+    loss would fall as if the model had learned, on rows it has seen. When every held-out row is
+    also a training row (a file that repeats its rows), a :class:`DataError`."""
+    seen = set(zip(train["prompt"], train["completion"]))
+    copies = [i for i, pair in enumerate(zip(eval["prompt"], eval["completion"])) if pair in seen]
+    if not copies:
+        return eval
+    dedupe = ("keep one copy of each row, e.g. dataset = Dataset.from_pandas(dataset.to_pandas()"
+              ".drop_duplicates(), preserve_index=False), or add rows that differ")
+    if len(copies) == len(eval):
+        raise DataError(
+            f"every one of the {len(eval)} held-out rows of {source} is also a training row (the "
+            "file repeats its rows): the eval loss would measure memory, not learning", dedupe,
+            where=f"held-out rows 0-{len(eval) - 1}")
+    warn(f"{len(copies)} of the {len(eval)} held-out rows of {source} are exact copies of training "
+         f"rows: they were dropped from the eval split, so the eval loss is measured on the "
+         f"{len(eval) - len(copies)} rows the model never trains on", dedupe,
+         where="held-out rows " + ", ".join(map(str, copies[:5])) + (" ..." if len(copies) > 5 else ""))
+    keep = set(range(len(eval))) - set(copies)
+    return eval.select(sorted(keep))
 
 
 def check_split_size(rows: int, eval_rows: int, source: str = "the data", min_train: int = 1) -> None:

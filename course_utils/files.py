@@ -14,6 +14,12 @@ How :func:`atomic_dir` stays safe:
 - a target that is a symlink (a mounted drive, say) is written through: the folder it points to
   is replaced, the link stays;
 - temporary folders left by a process that died are removed on the next call.
+
+What the course writes is recorded: an output folder (``COURSE_OUTPUT_DIR``, ``outputs/``) holds a
+manifest, ``.course-manifest``, and every write through :func:`atomic_dir`, :func:`atomic_file`
+(figures, the run record) and the run lock appends the path it writes to it (:func:`record`).
+``make clean`` (:mod:`course_utils.clean`) removes only what the manifest lists, so a learner's own
+files in the same folder, even in ``figures/``, are never touched.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from pathlib import Path
 from .errors import OutputError
 
 _TMP, _OLD, _TRASH = ".tmp-", ".old-", ".trash-"
+MANIFEST = ".course-manifest"  # in an output folder: one "kind<TAB>relative path" line per thing the course wrote
+SCRATCH = ".course-scratch"    # in a folder the course owns whole (make test's course-test/, say)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -58,6 +66,44 @@ def real_target(target: Path) -> Path:
     """``target`` with a symlink at its end followed (the folder it points to is the one written)."""
     target = Path(target).expanduser()
     return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def mark_output_root(folder: Path) -> Path:
+    """Make ``folder`` an output folder whose course-written content is recorded (its manifest)."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        try:
+            with open(manifest, "a", encoding="utf-8") as f:
+                f.write("# what the course wrote here; `make clean` removes these and nothing else\n")
+        except OSError:
+            pass  # a read-only folder is refused by ensure_writable_dir anyway
+    return folder
+
+
+def _output_root(path: Path) -> Path | None:
+    for parent in path.parents:
+        if (parent / MANIFEST).is_file():
+            return parent
+    return None
+
+
+def record(path: Path, kind: str) -> None:
+    """Append ``path`` (a "file" or a whole "dir" the course writes) to the manifest of the output
+    folder that holds it; nothing when it is in no output folder (a temporary folder, say)."""
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    root = _output_root(path)
+    if root is None:
+        return
+    line = f"{kind}\t{path.relative_to(root).as_posix()}\n"
+    manifest = root / MANIFEST
+    try:
+        if line in manifest.read_text(encoding="utf-8"):
+            return
+        with open(manifest, "a", encoding="utf-8") as f:  # one short append: never interleaved
+            f.write(line)
+    except OSError:
+        pass
 
 
 def recover(target: Path) -> Path:
@@ -125,6 +171,50 @@ def exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+# torch.save's zip writer reports a short write as "[enforce fail at inline_container.cc:672] .
+# unexpected pos 704 vs 598" (or "PytorchStreamWriter failed writing file ...: file write failed")
+_DISK_FULL_TEXTS = ("no space left on device", "file too large", "disk quota exceeded", "file write failed",
+                    "pytorchstreamwriter failed", "unexpected pos")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write that failed for lack of space (or a file-size limit, ``ulimit -f``): an ``OSError``
+    (ENOSPC, EFBIG, EDQUOT), or a library error wrapping one (torch's ``inline_container`` writer,
+    safetensors' ``SafetensorError``), anywhere in the exception's chain."""
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return True
+        if any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(path: Path, exc: BaseException, checkpoint_dir: Path | None = None) -> OutputError:
+    """The course error for a full disk while writing ``path``: nothing written so far is lost."""
+    last = ""
+    if checkpoint_dir is not None and Path(checkpoint_dir).is_dir():
+        import warnings
+
+        from .runs import latest_checkpoint
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found, _ = latest_checkpoint(Path(checkpoint_dir))
+        last = (f"; the last complete checkpoint is {found}" if found is not None else
+                "; no checkpoint was complete yet, so a rerun starts at step 0")
+    return OutputError(
+        f"the disk is full at {path} (or a file-size limit was reached); nothing was lost: the "
+        f"half-written copy was left aside{last}",
+        "free space on that disk (or raise the limit: ulimit -f unlimited), or set COURSE_OUTPUT_DIR "
+        "to a folder on a larger disk, then rerun: the run resumes from its last complete checkpoint",
+        where=f"{path} ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ''})")
+
+
 def ensure_writable_dir(folder: Path, what: str = "the output folder") -> Path:
     """Create ``folder`` (and parents); a course error if it is a file or cannot be written."""
     folder = Path(folder).expanduser()
@@ -153,14 +243,17 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 
     If the block raises, the temporary folder is removed and ``target`` is left as it was.
     """
+    record(Path(target), "dir")  # before writing: a crash half-way leaves leftovers that clean removes too
     target = recover(real_target(Path(target)))
     ensure_writable_dir(target.parent)
     tmp = target.with_name(f".{target.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}")
     os.mkdir(tmp)  # mode 0o777 minus the umask, like any folder the learner makes
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, OutputError) and is_disk_full(exc):
+            raise disk_full_error(target, exc, target.parent / "checkpoints") from exc
         raise
     if target.exists() and exchange(tmp, target):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old content
@@ -177,12 +270,17 @@ def atomic_dir(target: Path) -> Iterator[Path]:
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; on success it replaces ``path`` in one step."""
+    record(Path(path), "file")
     path = real_target(Path(path))
     ensure_writable_dir(path.parent)
     tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except Exception as exc:
+        if not isinstance(exc, OutputError) and is_disk_full(exc):
+            raise disk_full_error(path, exc) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -52,27 +52,43 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_steps is not None:
                 profile = profile.replace(max_steps=args.max_steps)
             if args.output_dir is not None:
-                profile = profile.replace(output_dir=output_path(args.output_dir))
+                profile = profile.replace(output_dir=output_path(args.output_dir, "--output-dir"))
             trainer = run(profile, resume=not args.fresh, callbacks=[watch])
     except CourseError as err:  # the cause, where, and the fix; no traceback
         print("error: " + "\n".join(err.lines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: where it stopped and what a rerun does, no traceback
+        _close_progress_bars()  # else tqdm redraws its bar after the message, at exit
         if _is_main_process():  # (accelerate launch: every process gets the signal; one speaks)
             print(interrupted_message(profile, watch.step, fresh=args.fresh), file=sys.stderr)
         return 130
     _leave_process_group()
     if trainer.is_world_process_zero():
-        from .recipe import loss_drop, loss_history, tokens_per_second
+        from .recipe import describe_drop, loss_drop, loss_history, tokens_per_second
 
         history = loss_history(trainer)
         trained = [r for r in history if "loss" in r]
-        fell = f"loss fell {loss_drop(history):.0%}" if len(trained) > 1 else "too few steps for a loss trend"
+        fell = describe_drop(loss_drop(history)) if len(trained) > 1 else "too few steps for a loss trend"
         speed = tokens_per_second(trainer)
         print(f"profile {profile.name}: {trainer.state.global_step} steps on "
               f"{trainer.args.world_size} process(es)" + (f", {speed:,.0f} tokens/s" if speed else "")
               + f", {fell}; adapter in {profile.adapter_dir}")
     return 0
+
+
+def _close_progress_bars() -> None:
+    """Close every open tqdm bar now (the trainer's), so that the message after it is the last line."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        return
+    for bar in list(getattr(tqdm, "_instances", ())):
+        try:
+            bar.close()
+        except Exception:  # pragma: no cover - a bar half torn down already
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 class StepWatch:

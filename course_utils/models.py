@@ -10,6 +10,8 @@ later notebooks, the script mirror and the benchmark (the 2024 ``load_in_8bit=Tr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,12 +134,29 @@ def quantization_config(profile: Profile, hw: Hardware | None = None) -> Any | N
 
 def _wrap_load_error(name: str, exc: Exception) -> ModelLoadError:
     first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")):
+    first = f"{type(exc).__name__}: {first}" if type(exc).__name__ not in first else first
+    if "safetensor" in type(exc).__name__.lower() or "deserializ" in first.lower():
+        fix = ("a weights file in that folder is damaged or cut short (a copy or a download that "
+               "stopped): copy or download the model again, or save it again with save_pretrained")
+    elif Path(name).expanduser().exists() or name.startswith((".", "/", "~")):
         fix = "check the folder: it must hold config.json and the weights saved by save_pretrained"
     else:
         fix = ("check the hub id; offline (HF_HUB_OFFLINE=1) only models already in the cache "
                "load, so download it once with network or point COURSE_MODEL at a local folder")
     return ModelLoadError(f"could not load '{name}': {first}", fix)
+
+
+@contextmanager
+def model_load_errors(name: str) -> Iterator[None]:
+    """Around a ``from_pretrained`` call (notebook 04): a library failure (a misspelt or uncached
+    Hub id, a folder without weights, a corrupt safetensors file) becomes one
+    :class:`ModelLoadError` naming the model, with the fix."""
+    try:
+        yield
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise _wrap_load_error(str(name), exc) from exc
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
@@ -184,14 +203,18 @@ def load_model(profile: Profile, hw: Hardware | None = None) -> PreTrainedModel:
     from .attention import implementation
     from .checks import check_model_folder  # a base model's folder, a causal decoder?
 
+    from .checks import check_model  # causal, positions for max_length (as the script checks)
+
     check_model_folder(profile.model)
     precision = precision_for(profile, hw)
     try:
-        return AutoModelForCausalLM.from_pretrained(
+        model = AutoModelForCausalLM.from_pretrained(
             profile.model, dtype=precision.dtype, quantization_config=quantization_config(profile, hw),
             device_map=precision.device_map, attn_implementation=implementation(profile.attn_implementation))
     except Exception as exc:
         raise _wrap_load_error(profile.model, exc) from exc
+    check_model(model, None, profile.max_length)
+    return model
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ProfileError
+from .errors import OutputError, ProfileError
 
 XGEN_ID = "Salesforce/xgen-7b-8k-base"
 ALPACA_ID = "tatsu-lab/alpaca"
@@ -106,6 +106,7 @@ class Profile:
     max_new_tokens: int = 64
     rebuild_missing: bool = False  # may a later notebook re-create a missing adapter itself?
     format: str = "alpaca"  # "chat": notebook 08's conversations, with their own checkpoints and adapter
+    trial: bool = False  # COURSE_MAX_STEPS: a quick trial of the code; its figures are no learning check
     reason: str = ""
     output_dir: Path = Path("outputs")
 
@@ -289,11 +290,12 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     for key, field in (("COURSE_MODEL", "model"), ("COURSE_DATA", "data")):
         value = (env.get(key) or "").strip()  # stray spaces from a copy-paste are not part of it
         if value:
-            fields[field] = value
+            fields[field] = _local_path_setting(key, value)
     steps = (env.get("COURSE_MAX_STEPS") or "").strip()
     if steps:
         try:
             fields["max_steps"] = int(steps)
+            fields["trial"] = True
         except ValueError:
             raise ProfileError(f"COURSE_MAX_STEPS={env['COURSE_MAX_STEPS']!r} is not a whole number",
                                "set it to a step count such as 10, or unset it") from None
@@ -310,18 +312,51 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
     if name == "gpu" and hw.cuda and hw.memory_gib < GPU_BATCH_8_GIB:
         fields["batch_size"] = 4  # a 40 GiB card (A100-40GB): batch 8 peaks at 41 GiB
     out_env = (env.get("COURSE_OUTPUT_DIR") or "").strip()
-    out = output_path(out_env) if out_env else _repo_root() / "outputs"
+    if out_env:
+        out = output_path(out_env, "COURSE_OUTPUT_DIR")
+    else:
+        try:
+            out = output_path(_repo_root() / "outputs")
+        except OutputError:  # a read-only checkout: the first write names the problem and the fix
+            out = _repo_root() / "outputs"
     return Profile(name=name, reason=reason, output_dir=out, **fields)
 
 
-def output_path(value: str | Path) -> Path:
-    """An output folder as given by the learner: ``~`` expanded, made absolute (so notebooks,
-    whose working folder is ``notebooks/``, and the script agree), and checked to be a writable
-    folder (not a file, not read-only): an :class:`~course_utils.errors.OutputError` otherwise."""
-    from .files import ensure_writable_dir
+def from_course_folder(value: str | Path, setting: str | None = None) -> Path:
+    """A path as the learner gave it: ``~`` and ``$VARS`` expanded; a relative one is taken from the
+    course folder (the repository), in the script and in the notebooks alike (whose working folder
+    is ``notebooks/``), and the absolute path used is printed."""
+    raw = str(value).strip()
+    path = Path(os.path.expandvars(raw)).expanduser()
+    if not path.is_absolute():
+        path = Path(os.path.abspath(_repo_root() / path))
+        if setting:
+            print(f"{setting}={raw!r} is relative: using {path} (relative paths start at the course folder)")
+    return path
 
-    path = Path(os.path.expandvars(str(value).strip())).expanduser().absolute()
-    return ensure_writable_dir(path, "the output folder (COURSE_OUTPUT_DIR)")
+
+def output_path(value: str | Path, setting: str | None = None) -> Path:
+    """An output folder as given by the learner (:func:`from_course_folder`), checked to be a
+    writable folder (not a file, not read-only): an :class:`~course_utils.errors.OutputError`
+    otherwise. Its manifest records what the course writes there (``make clean`` removes only that)."""
+    from .files import ensure_writable_dir, mark_output_root
+
+    path = from_course_folder(value, setting)
+    return mark_output_root(ensure_writable_dir(path, "the output folder (COURSE_OUTPUT_DIR)"))
+
+
+def _local_path_setting(key: str, value: str) -> str:
+    """COURSE_DATA / COURSE_MODEL: a relative path that names a file or folder (from the course
+    folder) becomes absolute; a Hub id ("tatsu-lab/alpaca") or 'sample' stays as it is."""
+    if value == "sample" or value.startswith(("http://", "https://", "/", "~", "$")):
+        return value
+    local = from_course_folder(value)
+    looks_local = value.startswith(("./", "../")) or Path(value).suffix.lower() in (
+        ".json", ".jsonl", ".csv", ".parquet", ".txt", ".tsv")
+    if local.exists() or looks_local:
+        print(f"{key}={value!r} is relative: using {local} (relative paths start at the course folder)")
+        return str(local)
+    return value
 
 
 def _repo_root() -> Path:

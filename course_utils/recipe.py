@@ -144,6 +144,10 @@ def make_trainer(profile: Profile, model: PreTrainedModel, tokenizer: PreTrained
         raise ConfigError("the chat format needs a chat template with {% generation %} around the "
                           "assistant's text, and this tokenizer has none",
                           "give it the course's template first: course_utils.chat.with_chat_template(tokenizer)")
+    if {"prompt", "completion"} <= set(train_dataset.column_names):  # notebook 06's rows
+        from .checks import check_training_rows  # EOS text inside an output; prompts that leave no answer
+
+        check_training_rows(tokenizer, train_dataset, profile.max_length)
     hw = detect_hardware() if hw is None else hw
     if profile.quantized:
         from peft import prepare_model_for_kbit_training
@@ -189,6 +193,13 @@ def loss_drop(history: list[dict[str, float]]) -> float:
         raise ConfigError("fewer than two losses were logged",
                           "train for more steps or lower logging_steps")
     return 1 - losses[-1] / losses[0]
+
+
+def describe_drop(drop: float) -> str:
+    """The loss trend in words: "loss fell 62%", "loss rose 31%" (never "fell -31%")."""
+    if abs(drop) < 0.005:
+        return "loss unchanged"
+    return f"loss fell {drop:.0%}" if drop > 0 else f"loss rose {-drop:.0%}"
 
 
 def tokens_per_second(trainer: Any) -> float:

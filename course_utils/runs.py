@@ -44,6 +44,7 @@ from typing import Any
 
 from .errors import MissingArtifactError, ModelLoadError, RunConflictError, warn
 from .files import atomic_file, discard, real_target, recover
+from .files import record as record_output
 from .profile import Profile
 
 RECORD = "run.json"
@@ -168,6 +169,7 @@ def read_record(checkpoint_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_record(checkpoint_dir: Path, record: dict[str, Any]) -> None:
+    record_output(Path(checkpoint_dir), "dir")  # the trainer writes its checkpoints there
     with atomic_file(Path(checkpoint_dir) / RECORD) as tmp:
         tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
 
@@ -244,6 +246,7 @@ def set_aside_adapter(adapter_dir: Path) -> Path | None:
     if not target.is_dir() or not any(target.iterdir()):
         return None
     previous = target.with_name(target.name + PREVIOUS)
+    record_output(Path(adapter_dir).with_name(Path(adapter_dir).name + PREVIOUS), "dir")
     discard(previous)
     os.rename(target, previous)
     print(f"{adapter_dir} held the adapter of an earlier run: moved to {previous.name} (this run saves "
@@ -313,6 +316,7 @@ def exclusive(output_dir: Path) -> Iterator[None]:
         finally:
             _HELD[key] = (fd, _HELD[key][1] - 1)
         return
+    record_output(folder / LOCK, "file")  # make clean removes it
     fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -327,7 +331,15 @@ def exclusive(output_dir: Path) -> Iterator[None]:
     os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
     _HELD[key] = (fd, 1)
     try:
-        yield
+        try:
+            yield
+        except Exception as exc:  # a checkpoint that did not fit on the disk: a course error
+            from .errors import OutputError
+            from .files import disk_full_error, is_disk_full
+
+            if isinstance(exc, OutputError) or not is_disk_full(exc):
+                raise
+            raise disk_full_error(folder, exc, folder / "checkpoints") from exc
     finally:
         _HELD.pop(key, None)
         os.ftruncate(fd, 0)
@@ -392,6 +404,7 @@ def ensure_adapter(profile: Profile) -> Path:
 
     try:
         check_adapter(profile.adapter_dir)
+        check_same_data(profile)
         return profile.adapter_dir
     except (MissingArtifactError, ModelLoadError) as err:
         if not profile.rebuild_missing:
@@ -400,3 +413,22 @@ def ensure_adapter(profile: Profile) -> Path:
     print(f"{problem}: training one now, as notebook {'08' if profile.format == 'chat' else '06'} would")
     run(profile)
     return profile.adapter_dir
+
+
+def check_same_data(profile: Profile) -> None:
+    """Notebook 07 scores notebook 06's held-out rows: a warning when the run record says the
+    adapter was trained on other data (``COURSE_DATA`` changed in between), since the rows 07
+    takes as held out may then be rows the adapter trained on, or rows of another task."""
+    from .errors import warn
+
+    old = read_record(profile.checkpoint_dir)
+    if not old:
+        return
+    changed = [(key, old[key], getattr(profile, key)) for key in ("data", "data_limit")
+               if key in old and _model_id(str(old[key])) != _model_id(str(getattr(profile, key)))]
+    if changed:
+        detail = "; ".join(f"{key} {a!r} then, {b!r} now" for key, a, b in changed)
+        warn(f"the adapter in {profile.adapter_dir} was trained on other data than this profile names "
+             f"({detail}): the 'held-out' rows scored here may include rows it trained on",
+             f"set COURSE_DATA back to {old['data']!r} to score the adapter on its own held-out rows, "
+             "or rerun notebook 06 with the new data", where=str(profile.checkpoint_dir / RECORD))

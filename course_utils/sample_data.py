@@ -183,8 +183,13 @@ def _other_task_rows(rng: random.Random) -> list[dict[str, str]]:
                          f"The {members[0]} and the {members[1]} are both {_plural(group)}."))
         rows.append(_row(f"What kind of animal is {_a(members[-1])}?",
                          f"{_a(members[-1]).capitalize()} is {_a(group)}."))
+    pairs = [(a, b) for a in range(7) for b in range(7)]
+    used: set[tuple[int, int]] = set()
     for _ in range(22):
         a, b = rng.randint(0, 6), rng.randint(0, 6)
+        if (a, b) in used:  # no row twice: a held-out copy of a training row would measure memory
+            a, b = next(pair for pair in pairs if pair not in used)
+        used.add((a, b))
         rows.append(_row("Add the two numbers and write the result in words.",
                          f"{_NUMBER_WORDS[a].capitalize()} plus {_NUMBER_WORDS[b]} is {_NUMBER_WORDS[a + b]}.",
                          f"{a} and {b}"))

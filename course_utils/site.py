@@ -1,7 +1,7 @@
 """The course as a static site, readable without running anything (``make site``).
 
-    python -m course_utils.site --out outputs/site                 # execute the notebooks, then build
-    python -m course_utils.site --out outputs/site --executed DIR --profile gpu   # from executed copies
+    python -m course_utils.site --out outputs/course-site                 # execute the notebooks, then build
+    python -m course_utils.site --out outputs/course-site --executed DIR --profile gpu   # from executed copies
 
 Each notebook of ``notebooks/`` is executed in a fresh kernel (nbclient, as ``make course`` does)
 with the profile the environment chooses (``make site``: smoke, offline), then turned into one HTML

@@ -53,12 +53,22 @@ def test_wrong_kind_in_instruction_of_a_json_array(tmp_path):
     assert_course_error(err.value, "'instruction'", "a number", where="row 1")
 
 
-def test_numbers_column_in_csv_names_column_and_row(tmp_path):
+def test_numbers_column_in_csv_names_column_and_row_and_the_fix_works(tmp_path):
+    """A CSV has no types: load_dataset guesses numbers; the fix (read every column as text) works."""
+    from datasets import load_dataset
+
+    from course_utils.data import csv_text_features, validate_alpaca
+
     path = tmp_path / "rows.csv"
-    path.write_text("instruction,input,output\nAdd 1 and 1.,,2\nAdd 2 and 2.,,4\n")
+    path.write_text('instruction,input,output\nAdd 1 and 1.,,"2"\nAdd 2 and 2.,,4\n')  # quotes do not help
+    raw = load_dataset("csv", data_files=str(path), split="train")
     with pytest.raises(DataError) as err:
-        load_alpaca(str(path))
-    assert_course_error(err.value, "'output'", "a number", where="row 0 (line 2 of rows.csv)")
+        validate_alpaca(raw, "rows.csv", lines=[2, 3])
+    assert_course_error(err.value, "'output'", "a number", "features=csv_text_features(path)",
+                        where="row 0 (line 2 of rows.csv)")
+    fixed = load_dataset("csv", data_files=str(path), split="train", features=csv_text_features(path))
+    assert validate_alpaca(fixed, "rows.csv")["output"] == ["2", "4"]  # the fix, applied
+    assert load_alpaca(str(path))["output"] == ["2", "4"]  # the course reads CSV values as text
 
 
 def test_null_input_means_no_input(tmp_path):
@@ -430,3 +440,259 @@ def test_tokenizer_with_its_own_pad_token_is_fine(tiny):
         check_pad_token(tok)
         tok.add_special_tokens({"pad_token": "<pad>"})  # its own pad token: also fine
         check_pad_token(tok)
+
+
+# ---------------------------------------------------------------- issue 20: wrong fixes, odd files, silent cases
+
+
+def test_utf16_csv_is_named_and_the_fix_works(tmp_path):
+    from pathlib import Path
+
+    path = tmp_path / "rows.csv"
+    path.write_text("instruction,input,output\nSay caf\u00e9.,,Caf\u00e9!\n", encoding="utf-16")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "UTF-16", "encoding='utf-16'")
+    p = Path(path)
+    p.write_text(p.read_text(encoding="utf-16"), encoding="utf-8")  # the fix, as the error gives it
+    assert load_alpaca(str(path))["output"] == ["Caf\u00e9!"]
+
+
+def test_semicolon_separated_csv_names_the_separator_and_the_fix_works(tmp_path):
+    import csv
+
+    path = tmp_path / "rows.csv"
+    path.write_text("instruction;input;output\nList colours, please.;;Red, green and blue.\nSay hi.;;Hi!\n")
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "separated by semicolons", "delimiter=';'", where="line 1")
+    assert "quote" not in err.value.fix
+    new_path = tmp_path / "fixed.csv"
+    rows = list(csv.reader(open(path, newline="", encoding="utf-8"), delimiter=";"))
+    csv.writer(open(new_path, "w", newline="", encoding="utf-8")).writerows(rows)
+    assert load_alpaca(str(new_path))["instruction"] == ["List colours, please.", "Say hi."]
+
+
+def test_column_oriented_json_says_columns_not_rows_and_the_fix_works(tmp_path):
+    path = tmp_path / "cols.json"
+    path.write_text(json.dumps({"instruction": ["Say hi.", "Say bye."], "input": ["", ""], "output": ["Hi!", "Bye!"]}))
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, "holds columns, not rows", "zip(*data.values())")
+    data = json.load(open(path))
+    rows = [dict(zip(data, values)) for values in zip(*data.values())]
+    fixed = tmp_path / "rows.jsonl"
+    fixed.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert load_alpaca(str(fixed))["output"] == ["Hi!", "Bye!"]
+
+
+@pytest.mark.parametrize("name, text", [("rows.csv", "instruction,input,output\n"), ("rows.json", "[]"),
+                                        ("rows.jsonl", "\n\n  \n")], ids=["header_only", "empty_list", "blank_lines"])
+def test_file_with_no_rows_says_so(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataError) as err:
+        load_alpaca(str(path))
+    assert_course_error(err.value, f"{name} has no rows")
+    assert "corresponds to no data" not in str(err.value)
+
+
+def test_url_in_course_data_says_urls_are_not_loaded(tmp_path):
+    from course_utils.data import check_data_file
+
+    url = "https://example.com/data/alpaca.jsonl"
+    profile = get_profile(hardware=CPU, env={"COURSE_DATA": url, "COURSE_OUTPUT_DIR": str(tmp_path)})
+    assert profile.data == url  # not mangled into a path
+    for call in (lambda: load_alpaca(url), lambda: check_data_file(url)):
+        with pytest.raises(DataError) as err:
+            call()
+        assert_course_error(err.value, "web address", "curl -L -o")
+
+
+def test_config_json_as_course_model_points_to_its_folder():
+    from course_utils.models import load_tokenizer
+
+    config = TINY_MODEL_DIR / "config.json"
+    with pytest.raises(ModelLoadError) as err:
+        load_tokenizer(str(config))
+    assert_course_error(err.value, "names a file (config.json)", f"set COURSE_MODEL to the folder that holds it: {TINY_MODEL_DIR}")
+    assert load_tokenizer(str(TINY_MODEL_DIR)) is not None  # the fix
+
+
+def test_relative_paths_start_at_the_course_folder(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(repo / "notebooks")  # where a notebook's kernel runs
+    rel = Path(os.path.relpath(tmp_path / "rel_out", repo))
+    profile = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(rel), "COURSE_DATA": "./mydata.jsonl"})
+    assert profile.output_dir == tmp_path / "rel_out" and profile.data == str(repo / "mydata.jsonl")
+    out = capsys.readouterr().out
+    assert f"using {tmp_path / 'rel_out'}" in out and f"using {repo / 'mydata.jsonl'}" in out
+
+
+def test_train_and_eval_overlap_is_dropped_from_eval_with_a_warning(tmp_path):
+    rows = [{"instruction": f"Say {i}.", "input": "", "output": f"{i}!"} for i in range(30)]
+    repeated = get_profile(hardware=CPU, env={"COURSE_DATA": jsonl(tmp_path, rows * 8, "repeated.jsonl"),
+                                              "COURSE_OUTPUT_DIR": str(tmp_path / "out")})
+    with pytest.raises(DataError) as err:  # 8 copies of 30 rows: every held-out row is a training row
+        train_eval_split(repeated)
+    assert_course_error(err.value, "is also a training row", "drop_duplicates")
+    some = rows * 1 + rows[:10] + [{"instruction": f"Add {i}.", "input": "", "output": f"{i}"} for i in range(40)]
+    profile = repeated.replace(data=jsonl(tmp_path, some, "some.jsonl"))
+    with pytest.warns(CourseWarning, match="exact copies of training rows: they were dropped") as caught:
+        train, held_out = train_eval_split(profile)
+    assert "the eval loss is measured on the" in str(caught[0].message)
+    assert not set(held_out["prompt"]) & set(train["prompt"]) and len(held_out) < profile.eval_rows
+    with warnings.catch_warnings():  # the course's own sample has no copies
+        warnings.simplefilter("error", CourseWarning)
+        train_eval_split(get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out")}))
+
+
+def test_eos_text_inside_an_output_warns_naming_the_rows(tiny):
+    from datasets import Dataset
+
+    from course_utils.checks import check_training_rows
+
+    rows = Dataset.from_dict({"prompt": ["Q1\n", "Q2\n", "Q3\n"],
+                              "completion": ["fine", f"stop{tiny[1].eos_token}here", "fine"]})
+    with pytest.warns(CourseWarning, match=r"1 output\(s\).*contain the text") as caught:
+        check_training_rows(tiny[1], rows, 256)
+    assert "rows 1" in str(caught[0].message)
+
+
+def test_every_prompt_longer_than_max_length_is_refused_before_training(tiny):
+    from datasets import Dataset
+
+    from course_utils.checks import check_training_rows
+
+    rows = Dataset.from_dict({"prompt": ["word " * 150] * 4, "completion": ["an answer"] * 4})
+    with pytest.raises(ConfigError) as err:
+        check_training_rows(tiny[1], rows, 256)
+    assert_course_error(err.value, "every prompt", "100% of 4 rows", "no answer token", "max_length=")
+    check_training_rows(tiny[1], rows, 400)  # the fix: a larger max_length
+
+
+def test_ask_with_an_empty_instruction(tiny):
+    from course_utils.inference import ask
+
+    with pytest.raises(ConfigError) as err:
+        ask(tiny[0], tiny[1], [""], max_new_tokens=4)
+    assert_course_error(err.value, "instruction 0 is empty", where="instructions[0]")
+
+
+def test_max_new_tokens_zero_is_refused(tiny):
+    from course_utils.inference import ask, generate
+
+    for call in (lambda: generate(tiny[0], tiny[1], ["Q"], max_new_tokens=0),
+                 lambda: ask(tiny[0], tiny[1], ["Q"], max_new_tokens=0)):
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert_course_error(err.value, "max_new_tokens=0", "positive number")
+    from course_utils.models import ensure_pad_token
+
+    assert len(ask(tiny[0], ensure_pad_token(copy.deepcopy(tiny[1])), ["Q"], max_new_tokens=1)) == 1  # the fix
+
+
+def test_model_checks_run_wherever_a_model_is_loaded(tmp_path):
+    """load_model (notebooks 06 and 07, the script) refuses an encoder and too few positions."""
+    from transformers import BertConfig, BertForMaskedLM, GPT2Config
+
+    from course_utils.models import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BertForMaskedLM(BertConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=64)).save_pretrained(tmp_path / "bert")
+        _small(GPT2Config, vocab_size=1024, n_embd=32, n_layer=1, n_head=2, n_positions=128).save_pretrained(tmp_path / "gpt2")
+    base = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out")})
+    with warnings.catch_warnings(), pytest.raises(ModelLoadError) as err:
+        warnings.simplefilter("ignore")
+        load_model(base.replace(model=str(tmp_path / "bert")))
+    assert_course_error(err.value, "encoder", "decoder-only")
+    with pytest.raises(ConfigError) as err:
+        load_model(base.replace(model=str(tmp_path / "gpt2")))
+    assert_course_error(err.value, "max_length=256", "the model has 128", "lower max_length to at most 128")
+    load_model(base.replace(model=str(tmp_path / "gpt2"), max_length=128))  # the fix
+
+
+def test_course_data_changed_since_training_warns_in_07(tmp_path):
+    from course_utils.runs import _write_record, check_same_data, run_record
+
+    profile = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out")})
+    _write_record(profile.checkpoint_dir, run_record(profile))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CourseWarning)
+        check_same_data(profile)  # the same data: quiet
+    other = profile.replace(data=jsonl(tmp_path, [ROW] * 40))
+    with pytest.warns(CourseWarning, match="trained on other data") as caught:
+        check_same_data(other)
+    assert "set COURSE_DATA back to 'sample'" in str(caught[0].message)
+
+
+def test_quick_trial_is_marked_and_a_rising_loss_is_said_properly():
+    from course_utils.recipe import describe_drop
+
+    assert get_profile(hardware=CPU, env={"COURSE_MAX_STEPS": "2"}).trial
+    assert not get_profile(hardware=CPU, env={}).trial
+    assert describe_drop(-0.31) == "loss rose 31%" and describe_drop(0.62) == "loss fell 62%"
+
+
+@pytest.mark.parametrize("fault", ["ENOSPC", "EFBIG", "torch", "safetensors"])
+def test_disk_full_while_saving_says_nothing_was_lost(tmp_path, fault):
+    import errno
+
+    from conftest import make_checkpoint
+    from course_utils.files import atomic_dir
+    from course_utils.runs import exclusive
+
+    profile = get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out")})
+    make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    exc = {"ENOSPC": OSError(errno.ENOSPC, "No space left on device"),
+           "EFBIG": OSError(errno.EFBIG, "File too large"),
+           "torch": RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed "
+                                 "writing file data/0: file write failed"),
+           "safetensors": Exception("Error while serializing: IoError(Os { code: 28, kind: StorageFull, "
+                                    "message: \"No space left on device\" })")}[fault]
+    with pytest.raises(OutputError) as err:  # a checkpoint written by the trainer, inside the run's lock
+        with exclusive(profile.output_dir):
+            raise exc
+    assert_course_error(err.value, "the disk is full at", "nothing was lost", "checkpoint-20", "free space", "rerun")
+    with pytest.raises(OutputError) as err:  # the adapter, saved through atomic_dir
+        with atomic_dir(profile.adapter_dir) as folder:
+            (folder / "adapter_config.json").write_text("{}")
+            raise exc
+    assert_course_error(err.value, f"the disk is full at {profile.adapter_dir}", "checkpoint-20")
+    assert not profile.adapter_dir.exists() and not list(profile.output_dir.glob(".adapter.tmp-*"))
+
+
+def test_file_size_limit_while_saving_is_a_course_error(tmp_path):
+    """The real fault: a file-size limit (ulimit -f) under safetensors' and torch.save's writers."""
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = f"""
+import torch
+from safetensors.torch import save_file
+from course_utils.errors import OutputError
+from course_utils.files import atomic_dir
+for writer in ("safetensors", "torch"):
+    try:
+        with atomic_dir({str(tmp_path / "adapter")!r}) as folder:
+            if writer == "safetensors":
+                save_file({{"w": torch.zeros(100000)}}, str(folder / "adapter_model.safetensors"))
+            else:
+                torch.save({{"w": torch.zeros(100000)}}, folder / "optimizer.pt")
+    except OutputError as err:
+        print(writer, err.lines()[0])
+"""
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(repo)},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000)))
+    lines = done.stdout.splitlines()
+    assert [l.split()[0] for l in lines] == ["safetensors", "torch"], done.stdout + done.stderr[-2000:]
+    assert all(f"OutputError: the disk is full at {tmp_path / 'adapter'}" in l for l in lines)
+    assert not (tmp_path / "adapter").exists() and not list(tmp_path.glob(".adapter.tmp-*"))

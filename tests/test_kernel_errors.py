@@ -32,15 +32,15 @@ def kernel():
     km.shutdown_kernel(now=True)
 
 
-def execute(client, code):
+def execute(client, code, timeout=120):
     """Run one cell; return its reply status and the iopub messages it produced."""
     msg_id = client.execute(code)
-    reply = client.get_shell_msg(timeout=120)
+    reply = client.get_shell_msg(timeout=timeout)
     while reply["parent_header"].get("msg_id") != msg_id:
-        reply = client.get_shell_msg(timeout=120)
+        reply = client.get_shell_msg(timeout=timeout)
     messages = []
     while True:
-        msg = client.get_iopub_msg(timeout=120)
+        msg = client.get_iopub_msg(timeout=timeout)
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         messages.append(msg)
@@ -90,3 +90,140 @@ def test_script_prints_cause_and_fix_and_exits_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["error: ProfileError: unknown profile 'bogus'",
                                         "  Fix: set COURSE_PROFILE to one of: smoke, laptop, colab, gpu, seed"]
+
+
+# ---------------------------------------------------------------- issue 20: the notebooks' own calls, in one kernel
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def _cells(notebook: str, *ids: str) -> list[str]:
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / notebook, as_version=4)
+    by_id = {c.get("id"): c.source for c in nb.cells if c.cell_type == "code"}
+    return [by_id[i] for i in ids]
+
+
+def _run(client, env: dict[str, str], notebook: str, *ids: str, timeout: int = 300):
+    """Set the learner's environment, then run the notebook's cells in order until one fails:
+    (the failing cell's error content or None, every stream text printed)."""
+    execute(client, "import os; os.environ.update(%r)" % (env,))
+    printed = []
+    for source in _cells(notebook, *ids):
+        status, messages = execute(client, source, timeout)
+        printed += [m["content"].get("text", "") for m in messages if m["msg_type"] == "stream"]
+        if status == "error":
+            return next(m["content"] for m in messages if m["msg_type"] == "error"), "".join(printed)
+    return None, "".join(printed)
+
+
+@pytest.fixture(scope="module")
+def course_kernel(tmp_path_factory):
+    """One smoke kernel, as a learner's (cwd notebooks/, progress bars on), for every notebook case."""
+    from jupyter_client import KernelManager
+
+    out = tmp_path_factory.mktemp("kernel")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests" / "netguard")]),
+           "COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(out / "out"), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COURSE_BLOCK_NETWORK": "1",
+           "MPLBACKEND": "Agg"}
+    for key in ("COURSE_FULL_TRACEBACKS", "COURSE_DATA", "COURSE_MODEL", "COURSE_MAX_STEPS", "TQDM_DISABLE",
+                "PYTHONWARNINGS"):  # a learner's kernel shows warnings
+        env.pop(key, None)
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env, cwd=str(NOTEBOOKS))
+    client = km.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=120)
+    yield client, out
+    client.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+DEFAULTS = {"COURSE_DATA": "sample", "COURSE_MODEL": "", "COURSE_MAX_STEPS": ""}
+
+
+def test_notebook_02_data_errors_are_course_errors(course_kernel):
+    client, out = course_kernel
+    blank = out / "blank.jsonl"
+    blank.write_text("\n\n   \n")
+    cases = {  # COURSE_DATA -> the first line the learner reads
+        "tatsu-lab/alpacaa": "DataError: could not load 'tatsu-lab/alpacaa'",
+        str(out / "missing.jsonl"): f"DataError: the data file {out / 'missing.jsonl'} does not exist",
+        str(blank): "DataError: blank.jsonl has no rows",
+        "https://example.com/alpaca.jsonl": "DataError: COURSE_DATA is a web address",
+    }
+    for data, first in cases.items():
+        error, _ = _run(client, {**DEFAULTS, "COURSE_DATA": data}, "02_data_exploration.ipynb", "6405318e", "d5440d1f")
+        assert error is not None and error["traceback"][0].startswith(first), (data, error and error["traceback"])
+        assert error["traceback"][-1].startswith("  Fix: ") and len(error["traceback"]) <= 3
+    assert "Hub id" in error["traceback"][-1] or "curl" in error["traceback"][-1]
+
+
+def test_notebook_04_model_errors_name_the_model(course_kernel):
+    import shutil
+
+    from course_utils.profile import TINY_MODEL_DIR
+
+    client, out = course_kernel
+    corrupt = out / "corrupt-model"
+    shutil.copytree(TINY_MODEL_DIR, corrupt)
+    weights = corrupt / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy that stopped
+    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": "someone/tiny-lama"}, "04_model_loading.ipynb", "225d077c")
+    assert error["traceback"][0].startswith("ModelLoadError: could not load 'someone/tiny-lama'")
+    assert "check the hub id" in error["traceback"][-1] and len(error["traceback"]) <= 3
+    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(corrupt)}, "04_model_loading.ipynb",
+                    "225d077c", "3008fe30", "10749107", "b812b2eb", "c9dc0ad5")
+    assert error["traceback"][0].startswith(f"ModelLoadError: could not load '{corrupt}'"), error["traceback"]
+    assert "damaged or cut short" in error["traceback"][-1]
+    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(TINY_MODEL_DIR / "config.json")},
+                    "04_model_loading.ipynb", "225d077c")
+    assert error["traceback"] == ["ModelLoadError: COURSE_MODEL names a file (config.json), not a model folder",
+                                  f"  Where: {TINY_MODEL_DIR / 'config.json'}",
+                                  f"  Fix: set COURSE_MODEL to the folder that holds it: {TINY_MODEL_DIR}"]
+
+
+def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
+    import json
+    import warnings
+
+    from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+
+    from course_utils.profile import TINY_MODEL_DIR
+
+    client, out = course_kernel
+    bert = out / "bert"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BertForMaskedLM(BertConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=64)).save_pretrained(bert)
+    AutoTokenizer.from_pretrained(TINY_MODEL_DIR).save_pretrained(bert)
+    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(bert)}, "06_training.ipynb", "286ce333", "47038360")
+    assert error is not None and error["traceback"][0].startswith("ModelLoadError: "), error
+    assert "encoder" in error["traceback"][0] and "decoder-only" in error["traceback"][-1]
+
+    def rows(instruction, output, n=40):
+        path = out / f"rows-{len(instruction)}-{len(output)}.jsonl"
+        path.write_text("".join(json.dumps({"instruction": f"{instruction} {i}", "input": "", "output": output}) + "\n"
+                                for i in range(n)))
+        return str(path)
+
+    error, _ = _run(client, {**DEFAULTS, "COURSE_DATA": rows("word " * 300, "An answer.")}, "06_training.ipynb",
+                    "286ce333", "47038360", "59d1fe65")
+    assert error["traceback"][0].startswith("ConfigError: every prompt of the training rows (100% of"), error
+    assert "raise max_length" in error["traceback"][-1]
+    error, printed = _run(client, {**DEFAULTS, "COURSE_DATA": rows("Say it.", "Hello</s> world.")},
+                          "06_training.ipynb", "286ce333", "59d1fe65")  # the same model and tokenizer
+    assert error is None and "contain the text '</s>'" in printed and "Where: rows 0, 1, 2" in printed
+
+
+def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
+    client, out = course_kernel
+    ids = ["286ce333", "47038360", "59d1fe65", "9308308f", "1b1a2775", "6297a0ea", "4e9341fd", "0c62ca70",
+           "e81fba7d", "f8bd48c3", "cb9136c5", "eaf524fc"]
+    error, printed = _run(client, {**DEFAULTS, "COURSE_MAX_STEPS": "2"}, "06_training.ipynb", *ids, timeout=600)
+    assert error is None, error and error["traceback"][-3:]
+    assert "a quick trial of 2 steps (COURSE_MAX_STEPS): these figures are not a learning check" in printed
+    assert "fell -" not in printed and "adapter saved to" in printed

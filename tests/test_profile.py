@@ -49,7 +49,8 @@ def test_real_profiles_keep_the_source_recipe():
 def test_overrides(tmp_path):
     env = {"COURSE_MODEL": "/models/x", "COURSE_DATA": "data.jsonl", "COURSE_OUTPUT_DIR": str(tmp_path)}
     p = get_profile(hardware=CPU, env=env)
-    assert (p.model, p.data, p.output_dir) == ("/models/x", "data.jsonl", tmp_path)
+    repo = Path(__file__).resolve().parent.parent  # a relative path starts at the course folder
+    assert (p.model, p.data, p.output_dir) == ("/models/x", str(repo / "data.jsonl"), tmp_path)
     assert not p.uses_tiny_model and p.expected_loss_drop == 0.0
     assert p.adapter_dir == tmp_path / "adapter"
 

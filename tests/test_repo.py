@@ -3,6 +3,9 @@
 import json
 import os
 import re
+import shutil
+
+import pytest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,23 +101,102 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (REPO / "README.md").read_text()
 
 
-def test_make_clean_removes_only_what_the_course_wrote(tmp_path):
-    """COURSE_OUTPUT_DIR may name a folder of the learner's own: make clean must keep their files."""
+def _make(*args, timeout=120):
     import subprocess
 
-    out = tmp_path / "my course"
-    for name in ("adapter", "checkpoints/checkpoint-20", "figures", ".adapter.tmp-123-ab", "adapter-chat",
-                 "checkpoints-chat/checkpoint-20"):  # notebook 08 writes the last two
-        (out / name).mkdir(parents=True)
-    (out / ".run.lock").touch()
-    (out / "notes.txt").write_text("mine")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    done = subprocess.run(["make", "-s", "clean", f"COURSE_OUTPUT_DIR={out}"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(["make", "-s", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _course_writes(out: Path) -> None:
+    """What a run writes, through the course's own writers: an adapter and a merged model
+    (atomic_dir), a figure (atomic_savefig), the checkpoints' run record, the run lock."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils.files import atomic_dir, atomic_savefig
+    from course_utils.profile import get_profile
+    from course_utils.runs import _write_record, exclusive
+
+    profile = get_profile("smoke", env={"COURSE_OUTPUT_DIR": str(out)})
+    with exclusive(profile.output_dir):
+        _write_record(profile.checkpoint_dir, {"name": "smoke"})
+        (profile.checkpoint_dir / "checkpoint-2").mkdir()  # the trainer writes these
+        for target in (profile.adapter_dir, profile.merged_dir):
+            with atomic_dir(target) as folder:
+                (folder / "adapter_config.json").write_text("{}")
+        fig = plt.figure()
+        atomic_savefig(fig, profile.figures_dir / "loss_curve.png")
+        plt.close(fig)
+    (out / ".adapter.tmp-999999-ab").mkdir()  # a leftover of a save that died half-way
+
+
+def test_make_clean_keeps_the_learners_files_in_course_named_folders(tmp_path):
+    """COURSE_OUTPUT_DIR may name a folder of the learner's own, with folders named like the
+    course's (figures/, test/): make clean removes what the course wrote there and nothing else."""
+    out = tmp_path / "my course"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "my_plot.png").write_bytes(b"mine")
+    (out / "test").mkdir()
+    (out / "test" / "notes.txt").write_text("mine")
+    (out / "notes.txt").write_text("mine")
+    _course_writes(out)
+    done = _make("clean", f"COURSE_OUTPUT_DIR={out}")
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"], "only the learner's own file may stay"
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert left == ["figures", "figures/my_plot.png", "notes.txt", "test", "test/notes.txt"], left
     assert "kept" in done.stdout
-    (out / "notes.txt").unlink()
-    (out / "merged").mkdir()
-    subprocess.run(["make", "-s", "clean", f"COURSE_OUTPUT_DIR={out}"], cwd=REPO, env=env, check=True, timeout=60)
-    assert not out.exists(), "a folder left empty is removed"
+    for mine in ("figures", "test", "notes.txt"):
+        shutil.rmtree(out / mine) if (out / mine).is_dir() else (out / mine).unlink()
+    _course_writes(out)
+    assert _make("clean", f"COURSE_OUTPUT_DIR={out}").returncode == 0
+    assert not out.exists(), "a folder that only held the course's outputs is removed"
+
+
+def test_make_test_output_is_a_course_folder_and_a_learners_folder_is_refused(tmp_path):
+    out = tmp_path / "my course"
+    (out / "test").mkdir(parents=True)
+    (out / "test" / "notes.txt").write_text("mine")
+    done = _make("-n", "test", f"COURSE_OUTPUT_DIR={out}")
+    assert f'--scratch "{out}/course-test"' in done.stdout and "rm -rf" not in done.stdout
+    from course_utils.clean import scratch
+
+    scratch(out / "course-test")
+    (out / "course-test" / "adapter").mkdir()
+    scratch(out / "course-test")  # the course's own: emptied again
+    assert sorted(p.name for p in (out / "course-test").iterdir()) == [".course-manifest", ".course-scratch"]
+    (out / "mine").mkdir()
+    (out / "mine" / "a.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="not made by the course"):
+        scratch(out / "mine")
+    assert (out / "mine" / "a.txt").exists() and (out / "test" / "notes.txt").exists()
+    assert _make("clean", f"COURSE_OUTPUT_DIR={out}").returncode == 0
+    assert not (out / "course-test").exists() and (out / "test" / "notes.txt").exists()
+
+
+def test_make_course_with_a_space_in_the_output_folder(tmp_path):
+    """The paths are quoted: the executed notebooks land in the folder with a space, nothing in the
+    checkout, and make clean removes them. (A stand-in jupyter: the real run takes minutes.)"""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    jupyter = venv / "bin" / "jupyter"
+    jupyter.write_text('#!/bin/sh\n# nbconvert stand-in: write each notebook into --output-dir\n'
+                       'while [ $# -gt 0 ]; do case "$1" in --output-dir) shift; dir="$1";; '
+                       '*.ipynb) nbs="$nbs $(basename $1)";; esac; shift; done\n'
+                       'mkdir -p "$dir" && for nb in $nbs; do echo {} > "$dir/$nb"; done\n')
+    jupyter.chmod(0o755)
+    (venv / ".installed").touch()
+    out = tmp_path / "my course"
+    (out / "executed").mkdir(parents=True)
+    (out / "executed" / "mine.ipynb").write_text("{}")
+    before = set(REPO.iterdir())
+    done = _make("course", f"VENV={venv}", f"COURSE_OUTPUT_DIR={out}")
+    assert done.returncode == 0, done.stderr
+    assert set(REPO.iterdir()) == before, "nothing new in the checkout"
+    executed = sorted(p.name for p in (out / "executed").iterdir())
+    assert "06_training.ipynb" in executed and "mine.ipynb" in executed
+    assert _make("clean", f"COURSE_OUTPUT_DIR={out}").returncode == 0
+    assert sorted(p.name for p in (out / "executed").iterdir()) == ["mine.ipynb"]

@@ -43,7 +43,8 @@ def test_ctrl_c_stops_with_one_line_naming_the_checkpoint_a_rerun_resumes(tmp_pa
     cmd = [sys.executable, "-m", "course_utils.finetune", "--profile", "smoke",
            "--max-steps", "100000", "--output-dir", str(out)]  # never finishes by itself
     with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
-        child = subprocess.Popen(cmd, env=_env(out), stdout=stdout, stderr=stderr, cwd=REPO,
+        env = {k: v for k, v in _env(out).items() if k != "TQDM_DISABLE"}  # progress bars on, as a learner has them
+        child = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr, cwd=REPO,
                                  # a harness started in the background may ignore SIGINT, and children
                                  # inherit that: give the script Python's usual Ctrl-C handling back
                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

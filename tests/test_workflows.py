@@ -86,6 +86,6 @@ def test_site_is_built_and_published_on_pushes_to_main():
     steps = doc["jobs"]["build"]["steps"]
     assert any(s.get("run") == "make site" for s in steps)
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
-    assert upload["with"]["path"] == "outputs/site/html"  # where make site writes the pages
+    assert upload["with"]["path"] == "outputs/course-site/html"  # where make site writes the pages
     deploy = doc["jobs"]["deploy"]
     assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages")

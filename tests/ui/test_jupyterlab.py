@@ -8,7 +8,7 @@ chromium``; no browser is downloaded) and ``pip install -r tests/ui/requirements
    the Trainer's), the loss figure as an image, no error output, none of the silenced noise.
 2. Notebook 02 with ``COURSE_PROFILE=bogus``: the course error's text is on screen.
 
-Screenshots go to ``$COURSE_OUTPUT_DIR`` (``make test-ui``: ``outputs/ui/``). The waits are
+Screenshots go to ``$COURSE_OUTPUT_DIR`` (``make test-ui``: ``outputs/course-ui/``). The waits are
 generous but bounded; nothing here asserts a duration. Each JupyterLab is shut down at the end.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-OUT = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO / "outputs" / "ui").resolve()
+OUT = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO / "outputs" / "course-ui").resolve()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
