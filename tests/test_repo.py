@@ -15,7 +15,7 @@ EXPECTED = ["01_install", "02_data_exploration", "03_length_histogram", "04_mode
 SECRET = re.compile(r"(hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})")
 
 
-def test_the_seven_notebooks_exist():
+def test_the_course_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS][:len(EXPECTED)] == EXPECTED
 
 
