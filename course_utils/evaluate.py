@@ -202,12 +202,14 @@ def model_card(*, base_model: str, base_license: str, data: str, data_license: s
                hyperparameters: dict[str, Any], evaluation: Sequence[dict[str, Any]],
                intended_use: str, notes: str = "", title: str = "") -> str:
     """The README of the merged model: a Hub model card (YAML header, then Markdown)."""
-    non_commercial = "nc" in data_license.lower().replace("-", " ").split() or "NC" in data_license
-    license_id = "cc-by-nc-4.0" if non_commercial else base_license.lower()
+    non_commercial = "NC" in data_license.upper().replace("-", " ").split()  # CC BY-NC ...
+    license_id = ("cc-by-nc-4.0" if non_commercial else
+                  "apache-2.0" if "apache" in base_license.lower() else "other")
+    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", base_model) is not None  # a local folder is no Hub id
     header = "\n".join([
         "---",
         f"license: {license_id}",
-        f"base_model: {base_model}" if "/" in base_model else "base_model: null",
+        f"base_model: {base_model}" if hub_id else "base_model: null",
         "library_name: transformers",
         "pipeline_tag: text-generation",
         "tags: [lora, sft, alpaca, finetune-llm-course]",
@@ -271,13 +273,13 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec (Linux): get SIGTERM when the process that started it dies, so a
-    kernel that crashes or is killed never leaves a server behind."""
+    """In the child, before exec (Linux): get SIGKILL when the process that started it dies, so a
+    kernel that crashes or is killed never leaves a server behind (it holds no state to save)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
         except OSError:
             pass
 
@@ -336,7 +338,7 @@ def served(model_dir: Path | str, device: str = "cpu", port: int | None = None,
     until ``/health`` answers, yield a :class:`Server`; stop it when the block ends, on an error too.
 
     Safety nets beyond the ``with`` block: the server is also stopped at interpreter exit (atexit),
-    and on Linux it gets SIGTERM when the process that started it dies (a kernel restart or crash)."""
+    and on Linux it is killed when the process that started it dies (a kernel restart or crash)."""
     model_dir = str(model_dir)
     port = port or free_port()
     if port_in_use(port):
