@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -333,17 +334,24 @@ def serve_command(model_dir: Path | str, port: int, device: str = "cpu", host: s
 
 @contextmanager
 def served(model_dir: Path | str, device: str = "cpu", port: int | None = None,
-           timeout: float = 180.0, log: Path | str | None = None) -> Iterator[Server]:
+           timeout: float = 600.0) -> Iterator[Server]:
     """Start ``transformers serve`` on ``model_dir`` on 127.0.0.1 (a free port unless given), wait
     until ``/health`` answers, yield a :class:`Server`; stop it when the block ends, on an error too.
 
     Safety nets beyond the ``with`` block: the server is also stopped at interpreter exit (atexit),
     and on Linux it is killed when the process that started it dies (a kernel restart or crash)."""
+    if not (Path(model_dir) / "config.json").is_file():
+        from .errors import MissingArtifactError
+
+        raise MissingArtifactError(f"no model to serve in {model_dir}",
+                                   "run the merge cell first: it saves the merged model there")
     model_dir = str(model_dir)
     port = port or free_port()
     if port_in_use(port):
         raise ServerError(f"port {port} is already in use", "leave port=None: a free port is picked")
-    log = Path(log) if log else Path(model_dir).parent / f".serve-{port}.log"
+    handle, name = tempfile.mkstemp(prefix=f"course-serve-{port}-", suffix=".log")  # the server's output,
+    os.close(handle)  # a scratch file outside the course's folders, removed when the server stops
+    log = Path(name)
     command = serve_command(model_dir, port, device)
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:

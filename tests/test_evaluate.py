@@ -147,20 +147,26 @@ print("RESULT " + json.dumps({"port": server2.port, "pid": server2.process.pid})
         assert _gone(started["pid"], 1) and not port_in_use(started["port"]), "no process is left on the port"
         second = _result(nb, 3)
         assert port_in_use(second["port"])
+        os.kill(client.km.provisioner.pid, signal.SIGKILL)  # the kernel dies: no atexit, no finally runs
+        assert _gone(second["pid"]), "the server outlived its kernel"
+        assert not port_in_use(second["port"])
     finally:
-        kernel_pid = client.km.provisioner.pid if client and client.km.provisioner else None
         if client is not None:
-            client.km.shutdown_kernel(now=True)  # SIGKILL: no atexit, no finally runs in the kernel
-    assert kernel_pid is not None
-    assert _gone(second["pid"]), "the server outlived its kernel"
-    assert not port_in_use(second["port"])
+            from nbclient.util import run_sync
+
+            run_sync(client.km.shutdown_kernel)(now=True)
 
 
-def test_server_reports_a_failed_start(tmp_path):
-    """A folder that is not a model: the server exits, and served() says so with its last log lines."""
-    from course_utils.evaluate import ServerError, served
+def test_server_reports_a_failed_start(tmp_path, monkeypatch):
+    """A server that exits before answering /health: served() raises with its last log lines."""
+    import sys
 
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ServerError, match="exited with status"):
-        with served(tmp_path / "empty", timeout=120):
+    from course_utils import evaluate
+
+    (tmp_path / "config.json").write_text("{}")
+    crash = [sys.executable, "-c", "import sys; print('no model here'); sys.exit(3)"]
+    monkeypatch.setattr(evaluate, "serve_command", lambda *args, **kwargs: crash)
+    with pytest.raises(evaluate.ServerError, match="exited with status 3") as error:
+        with evaluate.served(tmp_path, timeout=60):
             pass
+    assert "no model here" in str(error.value)
