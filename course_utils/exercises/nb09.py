@@ -34,11 +34,11 @@ SCORE_REPLIES = [
 
 def check_read_score(read_score: Callable[[str], Any] | None) -> bool:
     """Notebook 09, exercise 1: a function that reads a 1-5 score from a judge's reply, or None."""
-    if _unanswered(read_score) or not callable(read_score):
-        if read_score is not None and not callable(read_score):
-            return _wrong(f"expected a function, got {type(read_score).__name__}.",
-                          "define read_score(reply) with def and pass the function itself.")
+    if _unanswered(read_score):
         return _not_answered("write read_score(reply).")
+    if not callable(read_score):
+        return _wrong(f"expected a function, got {type(read_score).__name__}.",
+                      "define read_score(reply) with def and pass the function itself.")
     try:
         if all(read_score(reply) is None for reply, _ in SCORE_REPLIES):
             return _not_answered("write read_score(reply): it returns None for every reply so far.")
