@@ -131,10 +131,18 @@ with served(MODEL) as server:
     raise RuntimeError("injected failure")
 """
     after = 'print("RESULT " + json.dumps({"in_use": port_in_use(server.port), "status": server.process.poll()}))'
-    left_running = """
+    # A stand-in server for this part (the mechanism does not depend on what runs): Python's http.server
+    # serving a folder with a file named `health`, so /health answers 200 at once.
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "health").write_text("ok")
+    left_running = f"""
+import sys
+import course_utils.evaluate as evaluate
+evaluate.serve_command = lambda model_dir, port, *args, **kwargs: [
+    sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", {str(tmp_path / "www")!r}]
 context = served(MODEL)  # kept in a variable: a context manager that is garbage-collected stops its server
 server2 = context.__enter__()  # no with: only the kernel's death stops it
-print("RESULT " + json.dumps({"port": server2.port, "pid": server2.process.pid}))
+print("RESULT " + json.dumps({{"port": server2.port, "pid": server2.process.pid}}))
 """
     nb, client = _run_cells([START, failing, after, left_running], env, keep_kernel=True)
     try:
