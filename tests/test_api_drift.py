@@ -1,4 +1,4 @@
-"""Fail loudly when trl, transformers or peft drop or deprecate a keyword the course passes.
+"""Fail loudly when trl, transformers, peft, lm-eval, huggingface_hub or openai drop or deprecate a keyword the course passes.
 
 Each test records the keywords a course_utils function really passes (by swapping the library
 class for a recorder) and checks them against the installed library's signature, so a rename
@@ -105,3 +105,49 @@ def test_other_library_calls():
     assert "resume_from_checkpoint" in _accepted(Trainer.train)
     config = GenerationConfig(max_new_tokens=4, do_sample=False, eos_token_id=0, pad_token_id=0)
     assert config.max_new_tokens == 4 and config.eos_token_id == 0
+
+
+def test_evaluate_and_ship_calls():
+    """Notebook 09's calls: lm-eval's Python API and HF backend, the Hub upload, the openai client, and
+    the flags course_utils.evaluate passes to `transformers serve`."""
+    import yaml
+    from huggingface_hub import HfApi
+    from lm_eval import simple_evaluate
+    from lm_eval.config.task import TaskConfig
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+    from openai import OpenAI
+    from openai.resources.chat.completions import Completions as ChatCompletions
+    from openai.resources.completions import Completions
+    from transformers.cli.serve import Serve
+
+    from course_utils.evaluate import TASKS_DIR, serve_command
+
+    assert {"model", "model_args", "tasks", "device", "batch_size", "limit", "task_manager",
+            "log_samples"} <= _accepted(simple_evaluate)
+    assert {"pretrained", "peft", "dtype", "device"} <= _accepted(HFLM.__init__)  # device: see below
+    assert {"include_path", "include_defaults"} <= _accepted(TaskManager.__init__)
+    for path in TASKS_DIR.glob("*.yaml"):  # every key of the course's task is a TaskConfig field
+        keys = set(yaml.load(path.read_text(), Loader=yaml.BaseLoader))  # !function left unresolved
+        assert keys <= _accepted(TaskConfig), f"{path.name}: {sorted(keys - _accepted(TaskConfig))}"
+    assert {"private", "exist_ok"} <= _accepted(HfApi.create_repo)
+    assert {"repo_id", "folder_path", "commit_message"} <= _accepted(HfApi.upload_folder)
+    assert {"base_url", "api_key", "max_retries"} <= _accepted(OpenAI.__init__)
+    assert {"model", "prompt", "max_tokens", "temperature"} <= _accepted(Completions.create)
+    assert {"model", "messages", "max_tokens", "temperature"} <= _accepted(ChatCompletions.create)
+    flags = {arg.removeprefix("--").replace("-", "_") for arg in serve_command("m", 1) if arg.startswith("--")}
+    assert flags <= _accepted(Serve.__init__) and "force_model" in _accepted(Serve.__init__)
+
+
+def test_lm_eval_device_inside_model_args_is_a_type_error():
+    """What notebook 09 tells learners: the device goes to simple_evaluate, never into model_args."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from course_utils.evaluate import CAPITALS_TASK, TASKS_DIR
+    from course_utils.profile import TINY_MODEL_DIR
+
+    with pytest.raises(TypeError, match="device"):
+        simple_evaluate(model="hf", model_args={"pretrained": str(TINY_MODEL_DIR), "device": "cpu"},
+                        tasks=[CAPITALS_TASK], device="cpu",
+                        task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False))

@@ -2,7 +2,7 @@
 
 Under nbval (``make test``) every notebook already runs in a fresh kernel, in order, into a fresh
 output folder, so notebooks 02-06, which read nothing an earlier notebook wrote, are checked there.
-Notebooks 07 and 08 read an earlier output (06's adapter), and nbval always gives them one: so they run
+Notebooks 07, 08 and 09 read an earlier output (06's adapter), and nbval always gives them one: so they run
 once more here with an empty output folder, where the smoke profile trains the adapter itself.
 """
 
@@ -14,6 +14,15 @@ def test_notebook_07_runs_alone(tmp_path):
     assert not output.exists()
     run_notebook(NOTEBOOKS / "07_inference.ipynb", {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(output)})
     assert (output / "adapter" / "adapter_config.json").is_file() and (output / "merged" / "config.json").is_file()
+
+
+def test_notebook_09_runs_alone(tmp_path):
+    """Without 06's adapter (trained here) and without 08's (its harness row is left out)."""
+    output = tmp_path / "outputs"
+    run_notebook(NOTEBOOKS / "09_evaluate_and_ship.ipynb", {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(output)})
+    readme = (output / "merged" / "README.md").read_text()
+    assert "| measure | base | fine-tuned |" in readme and (output / "merged" / "config.json").is_file()
+    assert not (output / "adapter-chat").exists()
 
 
 def test_notebooks_before_07_read_no_earlier_output():

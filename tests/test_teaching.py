@@ -23,7 +23,7 @@ from course_utils import exercises
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = sorted((REPO / "notebooks").glob("0*.ipynb"))
-WITH_EXERCISES = [p for p in COURSE if p.name[:2] in ("02", "03", "04", "05", "06", "07", "08")]
+WITH_EXERCISES = [p for p in COURSE if p.name[:2] != "01"]  # every notebook after the install
 CHECKERS = sorted(name for name, f in inspect.getmembers(exercises, inspect.isfunction)
                   if name.startswith("check_") and f.__module__.startswith(exercises.__name__ + "."))
 CALL = re.compile(r"\b(check_\w+)\s*\(")
@@ -46,7 +46,7 @@ def _solutions(path: Path) -> Path:
 # --- every notebook: the blocks a learner relies on ---------------------------------------------
 
 def test_the_course_has_its_notebooks():
-    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == 7
+    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == len(COURSE) - 1
 
 
 @pytest.mark.parametrize("path", COURSE, ids=[p.stem for p in COURSE])
@@ -96,7 +96,7 @@ def test_every_checker_is_used_and_names_its_notebook():
     assert used == set(CHECKERS), f"checkers no notebook uses: {set(CHECKERS) - used}"
     for name in CHECKERS:
         doc = getattr(exercises, name).__doc__ or ""
-        number = re.search(r"Notebook (0[2-8])", doc)
+        number = re.search(r"Notebook (0[2-9])", doc)
         assert number, f"{name}'s docstring names the notebook that uses it"
         notebook = next(p for p in WITH_EXERCISES if p.name.startswith(number.group(1)))
         assert any(name in _called(s) for _, s in _cells(notebook)), f"{name} is not used in {notebook.name}"
@@ -326,7 +326,20 @@ CASES: dict[str, Callable[[Objects], Case]] = {
                                          "assistant's turn only", (o.tokenizer,)),
     "check_fixed_template": lambda o: Case(exercises.nb08.CHAT_TEMPLATE, exercises.suspect_template(),
                                            "is the EOS green", (o.tokenizer,)),
+    "check_read_score": lambda o: Case(__import__("course_utils.evaluate").evaluate.parse_score,
+                                       lambda reply: 7 if "7" in reply else __import__("course_utils.evaluate").evaluate.parse_score(reply),
+                                       "not a score on this scale"),
+    "check_spearman": lambda o: Case(0.5, 0.8, "rank", ([1, 2, 3], [1, 3, 2])),
+    "check_model_args": lambda o: Case({"pretrained": str(_smoke().model), "peft": "adapter", "dtype": "float32"},
+                                       {"pretrained": str(_smoke().model), "peft": "adapter", "dtype": "float32",
+                                        "device": "cpu"}, "simple_evaluate(device=", (_smoke(), "adapter")),
 }
+
+
+def _smoke():
+    from course_utils import get_profile
+
+    return get_profile("smoke", env={})
 
 
 def test_every_checker_has_unit_tests():
@@ -432,6 +445,9 @@ TAUGHT_CALLS = {
     "08": ['"role": "user"', "tokenizer.chat_template = ", "{%- generation %}", "apply_chat_template(",
            "add_generation_prompt=True", "resize_token_embeddings(", "trainable_token_indices=", "modules_to_save=",
            "SFTConfig(", "assistant_only_loss=True", "SFTTrainer(", "save_pretrained(", ".generate("],
+    "09": ["PeftModel.from_pretrained(", "disable_adapter()", "simple_evaluate(", "TaskManager(", "include_path=",
+           '"peft"', "spearmanr(", "merge_and_unload()", "save_pretrained(", "create_repo(", "private=True",
+           "upload_folder(", "served(", "OpenAI(", "client.completions.create(", "client.chat.completions.create("],
 }
 
 
@@ -462,6 +478,8 @@ GUARDS = {
     "07": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
            # issue 12's acceptance on the tiny model: the base loses on eval loss and on format
            ("assert base_loss > tuned_loss", None), ("assert format_base < format_tuned", None)],
+    "09": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
+           ("with served(", "client.completions.create("), ("the card holds the evaluation table", None)],
 }
 
 

@@ -1,4 +1,4 @@
-"""Checkers for the exercises at the end of notebooks 02-08.
+"""Checkers for the exercises at the end of notebooks 02-09.
 
 Call a checker with your answer and the course objects it names. It prints one line and
 returns a bool:
@@ -21,9 +21,10 @@ The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 - 06 · training: ``check_steps_per_epoch``, ``check_loss_share``, ``check_warmup_steps``, ``check_unpacked_rows``
 - 07 · inference: ``check_score``, ``check_generation``
 - 08 · chat format: ``check_own_template``, ``check_fixed_template`` (``suspect_template``)
+- 09 · evaluate and ship: ``check_read_score``, ``check_spearman``, ``check_model_args``
 """
 
-from . import nb02, nb03, nb04, nb05, nb06, nb07, nb08
+from . import nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09
 from .nb02 import *  # noqa: F401,F403
 from .nb03 import *  # noqa: F401,F403
 from .nb04 import *  # noqa: F401,F403
@@ -31,5 +32,6 @@ from .nb05 import *  # noqa: F401,F403
 from .nb06 import *  # noqa: F401,F403
 from .nb07 import *  # noqa: F401,F403
 from .nb08 import *  # noqa: F401,F403
+from .nb09 import *  # noqa: F401,F403
 
-__all__ = [name for module in (nb02, nb03, nb04, nb05, nb06, nb07, nb08) for name in module.__all__]
+__all__ = [name for module in (nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09) for name in module.__all__]

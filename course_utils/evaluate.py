@@ -1,0 +1,394 @@
+"""Evaluate and ship (notebook 09): the plumbing around the calls the notebook writes out.
+
+- :func:`answer_loss`: notebook 07's eval loss of the answer tokens, for any model;
+- :data:`TASKS_DIR`: the course's lm-eval task (YAML + local jsonl), passed as ``include_path``;
+- :func:`judge_prompt`, :func:`parse_score`: an LLM judge's prompt with a rubric, and its score read back;
+- :func:`model_card`: the README written beside the merged model;
+- :func:`served`: ``transformers serve`` in a subprocess on a free loopback port, stopped on leaving
+  the ``with`` block, whatever happened inside it (and at interpreter exit, and when the kernel dies).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CourseError
+
+TASKS_DIR = Path(__file__).parent / "assets" / "lm_eval_tasks"
+CAPITALS_TASK = "course_capitals"
+
+
+class ServerError(CourseError, RuntimeError):
+    """The model server did not start, or did not answer."""
+
+
+# ---------------------------------------------------------------------------------------------
+# rung 1: eval loss (notebook 07 wrote this function out in a cell)
+
+def answer_loss(model: Any, tokenizer: Any, rows: Any, batch_size: int = 8, max_length: int = 1024) -> float:
+    """Average cross-entropy of the answer tokens (completion + EOS) of prompt/completion ``rows``:
+    the label -100 on the prompt and the padding, as in training (notebook 07's ``answer_loss``)."""
+    import torch
+
+    total, count = 0.0, 0
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start:start + batch_size]
+        texts = [p + c + tokenizer.eos_token for p, c in zip(batch["prompt"], batch["completion"])]
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right",
+                           truncation=True, max_length=max_length).to(model.device)
+        labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+        for i, prompt in enumerate(batch["prompt"]):
+            labels[i, :len(tokenizer(prompt)["input_ids"])] = -100
+        scored = (labels[:, 1:] != -100).sum().item()
+        with torch.no_grad():
+            total += model(**inputs, labels=labels).loss.item() * scored
+        count += scored
+    return total / count
+
+
+# ---------------------------------------------------------------------------------------------
+# rung 2: rule-based scores
+
+def normalise(text: str) -> str:
+    """Lower case, no punctuation, single spaces: 'The capital is  Lima.' -> 'the capital is lima'."""
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# rung 3: the course's lm-eval task
+
+def write_capitals_task(path: Path | None = None) -> Path:
+    """Write ``course_capitals.jsonl``: the twelve held-out capital questions in the Alpaca template,
+    each with four answer sentences (the right one and three other held-out capitals)."""
+    from .data import format_prompt
+    from .sample_data import CAPITAL_ANSWER, CAPITAL_INSTRUCTION, HELD_OUT_CAPITALS
+
+    path = Path(path or TASKS_DIR / f"{CAPITALS_TASK}.jsonl")
+    n = len(HELD_OUT_CAPITALS)
+    lines = []
+    for i, (country, capital) in enumerate(HELD_OUT_CAPITALS):
+        others = [HELD_OUT_CAPITALS[(i + k) % n][1] for k in (1, 2, 3)]
+        label = i % 4  # the right answer's place rotates
+        cities = others[:label] + [capital] + others[label:]
+        lines.append(json.dumps({
+            "country": country, "capital": capital,
+            "prompt": format_prompt(CAPITAL_INSTRUCTION.format(country=country)),
+            "choices": [CAPITAL_ANSWER.format(country=country, capital=c) for c in cities],
+            "label": label,
+        }))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def harness_scores(results: dict[str, Any], task: str = CAPITALS_TASK) -> dict[str, float]:
+    """``{metric: value}`` of one task in what ``lm_eval.simple_evaluate`` returns (keys such as
+    ``'acc,none'`` lose their filter name; standard errors are left out)."""
+    scores = results["results"][task]
+    return {key.split(",")[0]: value for key, value in scores.items()
+            if "," in key and "_stderr" not in key and isinstance(value, (int, float))}
+
+
+# ---------------------------------------------------------------------------------------------
+# rung 4: an LLM judge
+
+RUBRIC = """Score the answer from 1 to 5:
+5: correct, complete and to the point;
+4: correct, with a small omission or extra;
+3: partly correct;
+2: mostly wrong, but on topic;
+1: wrong, off topic, empty or repeating itself."""
+
+JUDGE_PROMPTS = {
+    # prompt A: the rubric first, then the question, the reference and the answer
+    "rubric first": ("You are grading the answer of an assistant.\n{rubric}\n\n"
+                     "Question: {question}\nReference answer: {reference}\nAnswer to grade: {answer}\n\n"
+                     "Reply with the score alone, as 'Score: N'.\nScore:"),
+    # prompt B: the same content, the rubric last and the answer compared with the reference
+    "compare to reference": ("Question: {question}\nA good answer: {reference}\nAnswer given: {answer}\n\n"
+                             "How well does the given answer match the good answer?\n{rubric}\n"
+                             "Score (1-5):"),
+}
+
+
+# A judge the learner can download, per profile: (hub id, what it costs). On smoke the course's tiny
+# model stands in: it exercises the code, and its scores mean nothing.
+JUDGES = {
+    "colab": ("Qwen/Qwen2.5-3B-Instruct", "3.1 B parameters: ~6.2 GB in 16 bits, a 6 GB download; Apache-2.0"),
+    "gpu": ("Qwen/Qwen2.5-7B-Instruct", "7.6 B parameters: ~15.2 GB in 16 bits, a 15 GB download; Apache-2.0"),
+    "seed": ("Qwen/Qwen2.5-7B-Instruct", "7.6 B parameters: ~15.2 GB in 16 bits, a 15 GB download; Apache-2.0"),
+}
+
+
+def judge_for(profile: Any) -> tuple[str, str]:
+    """(model to load as judge, a note on it) for this profile."""
+    if profile.uses_tiny_model or profile.name not in JUDGES:
+        return profile.model, "the course's tiny model stands in: its scores mean nothing, only the code runs"
+    return JUDGES[profile.name]
+
+
+def score_token_ids(tokenizer: Any, low: int = 1, high: int = 5) -> list[int]:
+    """The token id of each score ``low``..``high`` as the judge would write it after 'Score:'
+    (' 4' when that is one token, else '4')."""
+    ids = []
+    for value in range(low, high + 1):
+        for text in (f" {value}", f"{value}"):
+            encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(encoded) == 1:
+                ids.append(encoded[0])
+                break
+        else:
+            raise CourseError(f"the judge's tokenizer splits the score {value} into several tokens",
+                              "use a judge whose tokenizer has single-digit tokens (most do)")
+    return ids
+
+
+def judge_prompt(template: str, question: str, reference: str, answer: str, rubric: str = RUBRIC) -> str:
+    """One judge prompt, filled in."""
+    return template.format(rubric=rubric, question=question, reference=reference, answer=answer)
+
+
+def parse_score(text: str, low: int = 1, high: int = 5) -> int | None:
+    """The judge's score: the first whole number from ``low`` to ``high`` in its reply, read as a
+    word on its own ('Score: 4', '4/5', '**4**'); None when there is none (count those: a judge that
+    often replies without a score needs a better prompt, not a default value)."""
+    for match in re.finditer(r"(?<![\d.])(\d+)(?![\d.]\d)", text):
+        value = int(match.group(1))
+        if low <= value <= high:
+            return value
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the model card
+
+LICENCES = {"Salesforce/xgen-7b-8k-base": "Apache-2.0", "tatsu-lab/alpaca": "CC BY-NC 4.0"}
+
+
+def licence_of(name: str, uses_tiny_model: bool = False) -> str:
+    """The licence of a model or data set the course uses; 'unknown: check its page' otherwise."""
+    if uses_tiny_model or name == "sample":
+        return "Apache-2.0 (written for this course)"
+    return LICENCES.get(name, "unknown: check its Hub page and write it here")
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A list of dicts (same keys) as a Markdown table; floats with 3 decimals."""
+    keys = list(rows[0])
+    cell = lambda v: f"{v:.3f}" if isinstance(v, float) and not math.isnan(v) else ("n/a" if v is None or (
+        isinstance(v, float) and math.isnan(v)) else str(v))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def model_card(*, base_model: str, base_license: str, data: str, data_license: str,
+               hyperparameters: dict[str, Any], evaluation: Sequence[dict[str, Any]],
+               intended_use: str, notes: str = "", title: str = "") -> str:
+    """The README of the merged model: a Hub model card (YAML header, then Markdown)."""
+    non_commercial = "NC" in data_license.upper().replace("-", " ").split()  # CC BY-NC ...
+    license_id = ("cc-by-nc-4.0" if non_commercial else
+                  "apache-2.0" if "apache" in base_license.lower() else "other")
+    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", base_model) is not None  # a local folder is no Hub id
+    header = "\n".join([
+        "---",
+        f"license: {license_id}",
+        f"base_model: {base_model}" if hub_id else "base_model: null",
+        "library_name: transformers",
+        "pipeline_tag: text-generation",
+        "tags: [lora, sft, alpaca, finetune-llm-course]",
+        "---",
+    ])
+    licence = (f"- **Base model:** `{base_model}`, licence {base_license}.\n"
+               f"- **Fine-tuning data:** `{data}`, licence {data_license}.\n")
+    if non_commercial:
+        licence += ("- **These weights inherit the data's non-commercial restriction:** they were trained on "
+                    f"data released under {data_license}, so use them for research and teaching only, "
+                    "not commercially, whatever the base model's own licence allows.\n")
+    params = "\n".join(f"| {k} | {v} |" for k, v in hyperparameters.items())
+    return f"""{header}
+
+# {title or "LoRA fine-tune of " + base_model + ", merged"}
+
+A LoRA adapter trained with trl's `SFTTrainer` and merged into the base weights
+(`merge_and_unload`), saved in 16 bits (32 on a CPU), written by notebook 09 of the course
+"Fine-tune an LLM with PyTorch". It loads with `AutoModelForCausalLM.from_pretrained` alone, without peft.
+
+## Licences
+{licence}
+## Training hyperparameters
+| setting | value |
+|---|---|
+{params}
+
+## Evaluation
+{markdown_table(evaluation)}
+
+{notes}
+
+## Intended use
+{intended_use}
+
+## Prompt format
+The Alpaca template: `Below is an instruction ... ### Instruction:\\n<text>\\n\\n### Response:\\n`; the
+answer ends with the EOS token. The tokenizer also carries the course's chat template
+(`### User:` / `### Assistant:`), for servers that format chats; notebook 08's adapter is the one trained on it.
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# serving: transformers serve in a subprocess
+
+_RUNNING: set[subprocess.Popen] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts connections on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): get SIGKILL when the process that started it dies, so a
+    kernel that crashes or is killed never leaves a server behind (it holds no state to save)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the server's process group, SIGKILL after ``grace`` seconds; then reap it."""
+    if process.poll() is None:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    _RUNNING.discard(process)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for process in list(_RUNNING):
+        _stop(process, grace=3.0)
+
+
+@dataclass
+class Server:
+    url: str  # http://127.0.0.1:PORT
+    port: int
+    model: str  # the name requests must give (the folder it serves)
+    process: subprocess.Popen
+    log: Path
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def serve_command(model_dir: Path | str, port: int, device: str = "cpu", host: str = "127.0.0.1") -> list[str]:
+    """The command line of ``transformers serve`` for one local model folder (FORCE_MODEL)."""
+    cli = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which("transformers")
+    if cli is None:
+        raise ServerError("the `transformers` command is not installed",
+                          "pip install 'transformers[serving]' (the course pins it in requirements.txt)")
+    return [cli, "serve", str(model_dir), "--host", host, "--port", str(port), "--device", device,
+            "--log-level", "warning"]
+
+
+@contextmanager
+def served(model_dir: Path | str, device: str = "cpu", port: int | None = None,
+           timeout: float = 600.0) -> Iterator[Server]:
+    """Start ``transformers serve`` on ``model_dir`` on 127.0.0.1 (a free port unless given), wait
+    until ``/health`` answers, yield a :class:`Server`; stop it when the block ends, on an error too.
+
+    Safety nets beyond the ``with`` block: the server is also stopped at interpreter exit (atexit),
+    and on Linux it is killed when the process that started it dies (a kernel restart or crash)."""
+    if not (Path(model_dir) / "config.json").is_file():
+        from .errors import MissingArtifactError
+
+        raise MissingArtifactError(f"no model to serve in {model_dir}",
+                                   "run the merge cell first: it saves the merged model there")
+    model_dir = str(model_dir)
+    port = port or free_port()
+    if port_in_use(port):
+        raise ServerError(f"port {port} is already in use", "leave port=None: a free port is picked")
+    handle, name = tempfile.mkstemp(prefix=f"course-serve-{port}-", suffix=".log")  # the server's output,
+    os.close(handle)  # a scratch file outside the course's folders, removed when the server stops
+    log = Path(name)
+    command = serve_command(model_dir, port, device)
+    env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env, start_new_session=True,  # its own process group
+                                   preexec_fn=_die_with_parent)
+    _RUNNING.add(process)
+    server = Server(f"http://127.0.0.1:{port}", port, model_dir, process, log)
+    try:
+        _wait_healthy(server, timeout)
+        yield server
+    finally:
+        _stop(process)
+        try:
+            log.unlink()
+        except OSError:
+            pass
+
+
+def _wait_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServerError(f"`transformers serve` exited with status {server.process.returncode} before "
+                              f"answering /health; its last lines:\n{server.log_tail()}",
+                              "read the lines above; `pip install 'transformers[serving]'` if a module is missing")
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.3)
+    raise ServerError(f"`transformers serve` did not answer /health within {timeout:.0f} s",
+                      f"a big model takes minutes to load: pass timeout=...; its last lines:\n{server.log_tail()}")
+
+
+__all__ = ["CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
+           "free_port", "harness_scores", "judge_prompt", "markdown_table", "model_card", "normalise",
+           "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]

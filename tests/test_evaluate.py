@@ -1,0 +1,180 @@
+"""Notebook 09's plumbing: the judge's score parser, the model card, the lm-eval task files, and the
+server that must never outlive a failing cell or a dead kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from course_utils.evaluate import (CAPITALS_TASK, TASKS_DIR, licence_of, markdown_table, model_card,
+                                   normalise, parse_score, port_in_use, write_capitals_task)
+from course_utils.exercises.nb09 import SCORE_REPLIES
+from course_utils.profile import ALPACA_ID, TINY_MODEL_DIR, XGEN_ID
+
+
+@pytest.mark.parametrize("reply,score", SCORE_REPLIES)
+def test_parse_score(reply, score):
+    assert parse_score(reply) == score
+
+
+def test_normalise():
+    assert normalise("The capital of Peru is  Lima.") == normalise("the capital of peru is lima")
+
+
+def test_model_card_says_non_commercial_for_alpaca():
+    card = model_card(base_model=XGEN_ID, base_license=licence_of(XGEN_ID), data=ALPACA_ID,
+                      data_license=licence_of(ALPACA_ID), hyperparameters={"r": 16},
+                      evaluation=[{"measure": "1 eval loss", "base": 2.0, "fine-tuned": 1.5}],
+                      intended_use="teaching")
+    assert card.startswith("---\nlicense: cc-by-nc-4.0\nbase_model: Salesforce/xgen-7b-8k-base\n")
+    assert "non-commercial" in card and "Apache-2.0" in card and "CC BY-NC 4.0" in card
+    assert "| 1 eval loss | 2.000 | 1.500 |" in card
+    sample = model_card(base_model=str(TINY_MODEL_DIR), base_license=licence_of("x", True), data="sample",
+                        data_license=licence_of("sample"), hyperparameters={}, evaluation=[{"m": float("nan")}],
+                        intended_use="")
+    assert "non-commercial" not in sample and "base_model: null" in sample and "| n/a |" in sample
+
+
+def test_markdown_table():
+    assert markdown_table([{"a": 1, "b": 0.5}]).splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.500 |"]
+
+
+def test_capitals_task_data_is_what_the_builder_writes(tmp_path):
+    """The committed jsonl is reproducible from the sample's held-out capitals."""
+    rebuilt = write_capitals_task(tmp_path / "c.jsonl").read_text()
+    assert rebuilt == (TASKS_DIR / f"{CAPITALS_TASK}.jsonl").read_text()
+    rows = [json.loads(line) for line in rebuilt.splitlines()]
+    assert len(rows) == 12 and all(r["choices"][r["label"]].endswith(f" {r['capital']}.") for r in rows)
+    assert all(r["prompt"].endswith("### Response:\n") for r in rows)
+
+
+def test_task_loads_from_any_directory(tmp_path, monkeypatch):
+    """The YAML's custom_dataset reads the jsonl beside it, wherever the harness is started."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    monkeypatch.chdir(tmp_path)
+    task = get_task_dict([CAPITALS_TASK], TaskManager(include_path=str(TASKS_DIR), include_defaults=False))[CAPITALS_TASK]
+    docs = list(task.test_docs())
+    assert len(docs) == 12 and task.doc_to_target(docs[0]) == docs[0]["label"]
+    assert task.OUTPUT_TYPE == "multiple_choice"
+
+
+# -------------------------------------------------------------------------------------------------
+# the server: notebook 09's pattern run in a real kernel, with an injected failure
+
+def _run_cells(cells: list[str], env: dict[str, str], keep_kernel=False):
+    """Execute ``cells`` in a fresh kernel (errors allowed); return the notebook (and the client)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True)
+        if not keep_kernel:
+            client.execute()
+            return nb, None
+        client.km = client.create_kernel_manager()
+        client.start_new_kernel()
+        client.start_new_kernel_client()
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        return nb, client
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def _result(nb, index: int) -> dict:
+    text = "".join(o.get("text", "") for o in nb.cells[index].outputs if o.get("output_type") == "stream")
+    line = next(line for line in text.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def _gone(pid: int, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # a zombie child of a dead kernel counts as gone once nothing runs
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except OSError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+START = f"""
+import json
+from course_utils.evaluate import served, port_in_use
+MODEL = {str(TINY_MODEL_DIR)!r}
+"""
+
+
+def test_server_stops_after_a_failing_cell_and_when_the_kernel_dies(tmp_path):
+    """Notebook 09 starts and stops the server in one `with` block: a cell that fails inside the block
+    leaves no process and a free port. A server left running outside a `with` (a learner's own code)
+    stops when its kernel dies (PR_SET_PDEATHSIG), so nothing outlives a kernel restart either."""
+    env = {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(tmp_path / "out"), "TQDM_DISABLE": "1"}
+    failing = """
+with served(MODEL) as server:
+    print("RESULT " + json.dumps({"port": server.port, "pid": server.process.pid, "up": port_in_use(server.port)}))
+    raise RuntimeError("injected failure")
+"""
+    after = 'print("RESULT " + json.dumps({"in_use": port_in_use(server.port), "status": server.process.poll()}))'
+    # A stand-in server for this part (the mechanism does not depend on what runs): Python's http.server
+    # serving a folder with a file named `health`, so /health answers 200 at once.
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "health").write_text("ok")
+    left_running = f"""
+import sys
+import course_utils.evaluate as evaluate
+evaluate.serve_command = lambda model_dir, port, *args, **kwargs: [
+    sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", {str(tmp_path / "www")!r}]
+context = served(MODEL)  # kept in a variable: a context manager that is garbage-collected stops its server
+server2 = context.__enter__()  # no with: only the kernel's death stops it
+print("RESULT " + json.dumps({{"port": server2.port, "pid": server2.process.pid}}))
+"""
+    nb, client = _run_cells([START, failing, after, left_running], env, keep_kernel=True)
+    try:
+        started = _result(nb, 1)
+        errors = [o for o in nb.cells[1].outputs if o.get("output_type") == "error"]
+        assert errors and errors[0]["ename"] == "RuntimeError", "the injected failure is the cell's error"
+        assert started["up"], "the server was answering inside the block"
+        after_failure = _result(nb, 2)
+        assert not after_failure["in_use"] and after_failure["status"] is not None, "the server has exited"
+        assert _gone(started["pid"], 1) and not port_in_use(started["port"]), "no process is left on the port"
+        second = _result(nb, 3)
+        assert port_in_use(second["port"])
+        os.kill(client.km.provisioner.pid, signal.SIGKILL)  # the kernel dies: no atexit, no finally runs
+        assert _gone(second["pid"]), "the server outlived its kernel"
+        assert not port_in_use(second["port"])
+    finally:
+        if client is not None:
+            from nbclient.util import run_sync
+
+            run_sync(client.km.shutdown_kernel)(now=True)
+
+
+def test_server_reports_a_failed_start(tmp_path, monkeypatch):
+    """A server that exits before answering /health: served() raises with its last log lines."""
+    import sys
+
+    from course_utils import evaluate
+
+    (tmp_path / "config.json").write_text("{}")
+    crash = [sys.executable, "-c", "import sys; print('no model here'); sys.exit(3)"]
+    monkeypatch.setattr(evaluate, "serve_command", lambda *args, **kwargs: crash)
+    with pytest.raises(evaluate.ServerError, match="exited with status 3") as error:
+        with evaluate.served(tmp_path, timeout=60):
+            pass
+    assert "no model here" in str(error.value)
