@@ -227,3 +227,33 @@ def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
     assert error is None, error and error["traceback"][-3:]
     assert "a quick trial of 2 steps (COURSE_MAX_STEPS): these figures are not a learning check" in printed
     assert "fell -" not in printed and "adapter saved to" in printed
+
+
+def test_notebook_07_warns_when_course_data_changed_since_06(course_kernel):
+    """06 trained on the sample; the learner then points COURSE_DATA at another file and runs 07:
+    07's first cell shows the course warning (cause, where, fix), and applying the fix (COURSE_DATA
+    back to the sample) makes it go away."""
+    import json
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.profile import TINY_MODEL_DIR, get_profile
+    from course_utils.runs import _write_record, run_record
+
+    client, out = course_kernel
+    folder = out / "changed-data"
+    profile = get_profile("smoke", env={"COURSE_OUTPUT_DIR": str(folder)})
+    model = AutoModelForCausalLM.from_pretrained(TINY_MODEL_DIR)
+    get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(profile.adapter_dir)
+    _write_record(profile.checkpoint_dir, run_record(profile))  # what 06 records: trained on the sample
+    other = folder / "other.jsonl"
+    other.write_text("".join(json.dumps({"instruction": f"Say {i}.", "input": "", "output": f"{i}."}) + "\n"
+                             for i in range(40)))
+    env = {**DEFAULTS, "COURSE_OUTPUT_DIR": str(folder)}
+    error, printed = _run(client, {**env, "COURSE_DATA": str(other)}, "07_inference.ipynb", "cc7bc17d")
+    assert error is None, error and error["traceback"][-3:]
+    assert "was trained on other data than this profile names" in printed, printed[-2000:]
+    assert "set COURSE_DATA back to 'sample'" in printed
+    error, printed = _run(client, env, "07_inference.ipynb", "cc7bc17d")  # the fix: COURSE_DATA=sample
+    assert error is None and "trained on other data" not in printed
