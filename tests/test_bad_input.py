@@ -582,9 +582,9 @@ def test_ask_with_an_empty_instruction(tiny):
 
 
 def test_max_new_tokens_zero_is_refused(tiny):
-    from course_utils.inference import ask, generate
+    from course_utils.inference import ask, generate_answers
 
-    for call in (lambda: generate(tiny[0], tiny[1], ["Q"], max_new_tokens=0),
+    for call in (lambda: generate_answers(tiny[0], tiny[1], ["Q"], max_new_tokens=0),
                  lambda: ask(tiny[0], tiny[1], ["Q"], max_new_tokens=0)):
         with pytest.raises(ConfigError) as err:
             call()
