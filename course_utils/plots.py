@@ -46,6 +46,14 @@ def _show(fig: Any) -> Any:
     return fig
 
 
+def _finish(fig: Any, path: Path | None) -> Any:
+    """Every figure's last step: tight layout, saved atomically when ``path`` is given, then shown."""
+    fig.tight_layout()
+    if path is not None:
+        atomic_savefig(fig, path)
+    return _show(fig)
+
+
 def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: int,
                       path: Path | None = None, bins: int = 50) -> Any:
     """Two histograms side by side: characters (the 2024 view) and tokens (what counts)."""
@@ -61,10 +69,7 @@ def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: i
     for ax in (left, right):
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
 
 
 def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) -> Any:
@@ -79,10 +84,7 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) ->
     ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
 
 
 def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None) -> Any:
@@ -100,10 +102,7 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
     ax.set_xticks(range(len(names)), names)
     ax.set(ylim=(0, 1.3), ylabel="share of held-out prompts", title="Before vs after fine-tuning")
     ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
 
 
 def trainable_share(trainable: int, total: int, path: Path | None = None) -> Any:
@@ -116,10 +115,7 @@ def trainable_share(trainable: int, total: int, path: Path | None = None) -> Any
     ax.barh([0], [1 - share], left=[share], color="tab:gray", label=f"frozen: {total - trainable:,}")
     ax.set(xlim=(0, 1), yticks=[], xlabel="share of the model's parameters")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=2, frameon=False)
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
 
 
 def lora_diagram(d_in: int, d_out: int, r: int, alpha: float, path: Path | None = None) -> Any:
@@ -153,10 +149,7 @@ def lora_diagram(d_in: int, d_out: int, r: int, alpha: float, path: Path | None 
     ax.set(xlim=(-0.3, x + w_in + 0.3), ylim=(-0.9, w_out + 0.6), aspect="equal",
            title=f"LoRA on one layer: W + (alpha/r)·B·A, drawn to scale (r={r})")
     ax.axis("off")
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
 
 
 def lr_schedule(steps: Sequence[int], rates: Sequence[float], warmup_steps: int,
@@ -173,10 +166,7 @@ def lr_schedule(steps: Sequence[int], rates: Sequence[float], warmup_steps: int,
     ax.set(title="Learning rate per optimizer step", xlabel="optimizer step", ylabel="learning rate")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
 
 
 def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, path: Path | None = None) -> Any:
@@ -189,7 +179,4 @@ def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, pat
     ax.set(title=title, xlabel="optimizer step", ylabel="eval loss")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    return _show(fig)
+    return _finish(fig, path)
