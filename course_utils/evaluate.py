@@ -45,23 +45,12 @@ class ServerError(CourseError, RuntimeError):
 
 def answer_loss(model: Any, tokenizer: Any, rows: Any, batch_size: int = 8, max_length: int = 1024) -> float:
     """Average cross-entropy of the answer tokens (completion + EOS) of prompt/completion ``rows``:
-    the label -100 on the prompt and the padding, as in training (notebook 07's ``answer_loss``)."""
-    import torch
+    the label -100 on the prompt and the padding, as in training (notebook 07's ``answer_loss``).
+    The computation is notebook 08's, for any prompt format: :func:`course_utils.chat.answer_loss`."""
+    from .chat import answer_loss as loss_after_prompts
 
-    total, count = 0.0, 0
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start:start + batch_size]
-        texts = [p + c + tokenizer.eos_token for p, c in zip(batch["prompt"], batch["completion"])]
-        inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right",
-                           truncation=True, max_length=max_length).to(model.device)
-        labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
-        for i, prompt in enumerate(batch["prompt"]):
-            labels[i, :len(tokenizer(prompt)["input_ids"])] = -100
-        scored = (labels[:, 1:] != -100).sum().item()
-        with torch.no_grad():
-            total += model(**inputs, labels=labels).loss.item() * scored
-        count += scored
-    return total / count
+    return loss_after_prompts(model, tokenizer, list(rows["prompt"]), list(rows["completion"]),
+                              max_length=max_length, batch_size=batch_size)
 
 
 # ---------------------------------------------------------------------------------------------
