@@ -1,7 +1,7 @@
 """The instructor's GPU path, measured in one prepared command (``make gpu-check``).
 
     python bench/gpu_check.py --phase speed    # the bf16 profile and its speed levers
-    python bench/gpu_check.py --phase quant    # the bitsandbytes profiles (seed, colab) + notebooks 04-07
+    python bench/gpu_check.py --phase quant    # the bitsandbytes profiles (seed, colab) + notebooks 04-09
     python bench/gpu_check.py --tiny           # dry run of both phases on a CPU, tiny shapes, seconds
 
 On one GPU it builds a random-init model of XGen-7B's shape once (nothing is downloaded), then:
@@ -11,7 +11,7 @@ On one GPU it builds a random-init model of XGen-7B's shape once (nothing is dow
    course_utils.models.load_model + course_utils.recipe.make_trainer), timing optimizer steps after
    a warm-up: tokens/s, model TFLOP/s, share of the peak, peak GiB, ratio to the 2024 recipe (seed);
 4. checks that the gpu profile's first loss equals a plain bf16 forward of the same batch;
-5. (quant phase) executes the code cells of notebooks 04-07 on the ``gpu`` profile with that model.
+5. (quant phase) executes the code cells of notebooks 04-09 on the ``gpu`` profile with that model.
 The phases can run as two calls on one machine (the bitsandbytes wheel is large): the second call
 with ``--resume`` adds its rows to the first call's (kept in ``--workdir``) and prints the table of
 both. Without ``--resume`` a call starts a fresh table, so no figure of an earlier call slips in.
@@ -70,7 +70,9 @@ RUNS = [
 # SFTConfig arguments the CPU dry run cannot take: Liger (a GPU package) and activation offloading
 # (trl's offloading asks torch.accelerator for a device, None on a CPU). --tiny leaves them out.
 GPU_ONLY = ("use_liger_kernel", "activation_offloading")
-NOTEBOOKS = ["06_training", "07_inference", "04_model_loading", "05_lora_config"]  # 06-07 first: they matter most
+# 06-09 first: they train, merge and evaluate on the card; 04-05 only load and wrap
+NOTEBOOKS = ["06_training", "07_inference", "08_chat_format", "09_evaluate_and_ship", "04_model_loading",
+             "05_lora_config"]
 
 
 def say(*args) -> None:
@@ -153,7 +155,7 @@ def write_bigger_sample(folder: Path, times: int) -> Path:
 
 
 def run_notebooks(model_dir: Path, workdir: Path, tiny: bool, budget: float | None = None) -> list[str]:
-    """Execute the code cells of notebooks 04-07, each in a fresh namespace, on the gpu profile."""
+    """Execute the code cells of notebooks 04-09, each in a fresh namespace, on the gpu profile."""
     from run_cells import run_notebook
 
     env = {"COURSE_PROFILE": "smoke" if tiny else "gpu", "COURSE_MODEL": str(model_dir),
