@@ -23,7 +23,7 @@ from course_utils import exercises
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = sorted((REPO / "notebooks").glob("0*.ipynb"))
-WITH_EXERCISES = [p for p in COURSE if p.name[:2] != "01"]  # every notebook after the install
+WITH_EXERCISES = COURSE  # every notebook, the install included (issue 17: 01 builds its two hardware decisions)
 CHECKERS = sorted(name for name, f in inspect.getmembers(exercises, inspect.isfunction)
                   if name.startswith("check_") and f.__module__.startswith(exercises.__name__ + "."))
 CALL = re.compile(r"\b(check_\w+)\s*\(")
@@ -46,7 +46,7 @@ def _solutions(path: Path) -> Path:
 # --- every notebook: the blocks a learner relies on ---------------------------------------------
 
 def test_the_course_has_its_notebooks():
-    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == len(COURSE) - 1
+    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == len(COURSE)
 
 
 @pytest.mark.parametrize("path", COURSE, ids=[p.stem for p in COURSE])
@@ -96,7 +96,7 @@ def test_every_checker_is_used_and_names_its_notebook():
     assert used == set(CHECKERS), f"checkers no notebook uses: {set(CHECKERS) - used}"
     for name in CHECKERS:
         doc = getattr(exercises, name).__doc__ or ""
-        number = re.search(r"Notebook (0[2-9])", doc)
+        number = re.search(r"Notebook (0[1-9])", doc)
         assert number, f"{name}'s docstring names the notebook that uses it"
         notebook = next(p for p in WITH_EXERCISES if p.name.startswith(number.group(1)))
         assert any(name in _called(s) for _, s in _cells(notebook)), f"{name} is not used in {notebook.name}"
@@ -355,7 +355,30 @@ OWN_TEMPLATE = (  # notebook 08, exercise 1: other headers, the same rules
 )
 
 
+def _dtype_case(o: Objects) -> Case:
+    import torch
+
+    from course_utils.profile import Hardware
+
+    def compute_dtype(capability):
+        return torch.float32 if capability is None else torch.bfloat16 if capability >= (8, 0) else torch.float16
+
+    return Case(compute_dtype, lambda c: torch.float32 if c is None else torch.bfloat16, "a T4 is 7.5",
+                (Hardware(cuda=False),))
+
+
+def _fits_case(o: Objects) -> Case:
+    sizes = {"fp32": 4, "bf16": 2, "int8": 1, "nf4": 0.5}
+
+    def fits(share):
+        return lambda n, memory: [f for f, size in sizes.items() if n * size <= share * memory * 2**30]
+
+    return Case(fits(0.8), fits(1.0), "at most 0.8 * memory_gib", (), {"memory_gib": 24.0})
+
+
 CASES: dict[str, Callable[[Objects], Case]] = {
+    "check_compute_dtype": _dtype_case,
+    "check_formats_that_fit": _fits_case,
     "check_bnb_4bit_config": _bnb_case,
     "check_lora_all_linear": _all_linear_case,
     "check_unpacked_rows": _unpacked_case,
