@@ -23,7 +23,7 @@ from course_utils import exercises
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = sorted((REPO / "notebooks").glob("0*.ipynb"))
-WITH_EXERCISES = [p for p in COURSE if p.name[:2] != "01"]  # every notebook after the install
+WITH_EXERCISES = COURSE  # every notebook, the install included (issue 17: 01 builds its two hardware decisions)
 CHECKERS = sorted(name for name, f in inspect.getmembers(exercises, inspect.isfunction)
                   if name.startswith("check_") and f.__module__.startswith(exercises.__name__ + "."))
 CALL = re.compile(r"\b(check_\w+)\s*\(")
@@ -46,7 +46,7 @@ def _solutions(path: Path) -> Path:
 # --- every notebook: the blocks a learner relies on ---------------------------------------------
 
 def test_the_course_has_its_notebooks():
-    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == len(COURSE) - 1
+    assert len(COURSE) >= 8 and len(WITH_EXERCISES) == len(COURSE)
 
 
 @pytest.mark.parametrize("path", COURSE, ids=[p.stem for p in COURSE])
@@ -96,10 +96,24 @@ def test_every_checker_is_used_and_names_its_notebook():
     assert used == set(CHECKERS), f"checkers no notebook uses: {set(CHECKERS) - used}"
     for name in CHECKERS:
         doc = getattr(exercises, name).__doc__ or ""
-        number = re.search(r"Notebook (0[2-9])", doc)
+        number = re.search(r"Notebook (0[1-9])", doc)
         assert number, f"{name}'s docstring names the notebook that uses it"
         notebook = next(p for p in WITH_EXERCISES if p.name.startswith(number.group(1)))
         assert any(name in _called(s) for _, s in _cells(notebook)), f"{name} is not used in {notebook.name}"
+
+
+def _asks_for(path: Path) -> list[str]:
+    """What each exercise of a notebook asks for, from its checker's ``asks_for``: "code" or "number"."""
+    return [getattr(exercises, name).asks_for for kind, source in _cells(path) if kind == "code"
+            for name in sorted(_called(source))]
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
+def test_exercises_ask_for_code_more_often_than_for_numbers(path):
+    """Issue 17: at least one exercise where the learner writes code, at most one that only asks for a number."""
+    kinds = _asks_for(path)
+    assert kinds.count("code") >= 1, f"{path.name}: no exercise where the learner writes code"
+    assert kinds.count("number") <= 1, f"{path.name}: {kinds.count('number')} number-only exercises (at most one)"
 
 
 # --- the checkers: right, wrong, unanswered ------------------------------------------------------
@@ -177,8 +191,52 @@ def _share_case(o: Objects) -> Case:
 
 
 def _smallest_case(o: Objects) -> Case:
-    lengths = sorted(_lengths(o.tokenizer, TEXTS))
-    return Case(lengths[1], lengths[1] - 1, "raise it", (TEXTS, o.tokenizer), {"keep": 0.5})
+    """A function that counts rows (with a tolerance for 1 - keep), and np.percentile, which interpolates."""
+    import numpy as np
+
+    def smallest(lengths, keep):
+        ordered = np.sort(np.asarray(lengths))
+        return int(ordered[len(ordered) - 1 - math.floor(len(ordered) * (1 - keep) + 1e-9)])
+
+    return Case(smallest, lambda lengths, keep: np.percentile(lengths, 100 * keep), "np.percentile",
+                (TEXTS * 3, o.tokenizer))
+
+
+def _memory(n, trainable, per_token, tokens, weight_bytes=2):
+    return (weight_bytes * n + 12 * trainable + tokens * per_token) / 2**30
+
+
+def _mask_case(o: Objects) -> Case:
+    """Three examples packed in two rows (two, then one), as trl packs them; no collator: the dataset's labels."""
+    from datasets import Dataset
+
+    tok = o.tokenizer
+    examples = [{"prompt": f"### Instruction:\n{q}\n\n### Response:\n", "completion": a}
+                for q, a in [("Say hi.", "Hi."), ("Name a colour.", "Blue."), ("Count to three.", "One, two, three.")]]
+
+    def mask_example(example):
+        prompt = tok(example["prompt"], add_special_tokens=False)["input_ids"]
+        ids = tok(example["prompt"] + example["completion"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        return ids, [-100] * len(prompt) + ids[len(prompt):]
+
+    (a, la), (b, lb), (c, lc) = (mask_example(e) for e in examples)
+    rows = [{"input_ids": a + b, "labels": la + lb, "seq_lengths": [len(a), len(b)]},
+            {"input_ids": c, "labels": lc, "seq_lengths": [len(c)]}]
+    trainer = SimpleNamespace(args=SimpleNamespace(max_length=256), train_dataset=Dataset.from_list(rows))
+    return Case(mask_example, lambda e: (mask_example(e)[0], mask_example(e)[0]), "label -100", (trainer, examples))
+
+
+def _rate(lr: float, warmup: int, total: int):
+    """The linear schedule with warm-up, step s (1-based) at the factor of s - 1."""
+    def rate_at(step):
+        k = step - 1
+        return lr * (k / warmup if k < warmup else max(0.0, (total - k) / (total - warmup)))
+    return rate_at
+
+
+def _scale_case(o: Objects) -> Case:
+    return Case(lambda c: c.lora_alpha / (math.sqrt(c.r) if c.use_rslora else c.r), lambda c: c.lora_alpha / c.r,
+                "square root", (_lora_config(),))
 
 
 def _filter_case(o: Objects) -> Case:
@@ -297,7 +355,30 @@ OWN_TEMPLATE = (  # notebook 08, exercise 1: other headers, the same rules
 )
 
 
+def _dtype_case(o: Objects) -> Case:
+    import torch
+
+    from course_utils.profile import Hardware
+
+    def compute_dtype(capability):
+        return torch.float32 if capability is None else torch.bfloat16 if capability >= (8, 0) else torch.float16
+
+    return Case(compute_dtype, lambda c: torch.float32 if c is None else torch.bfloat16, "a T4 is 7.5",
+                (Hardware(cuda=False),))
+
+
+def _fits_case(o: Objects) -> Case:
+    sizes = {"fp32": 4, "bf16": 2, "int8": 1, "nf4": 0.5}
+
+    def fits(share):
+        return lambda n, memory: [f for f, size in sizes.items() if n * size <= share * memory * 2**30]
+
+    return Case(fits(0.8), fits(1.0), "at most 0.8 * memory_gib", (), {"memory_gib": 24.0})
+
+
 CASES: dict[str, Callable[[Objects], Case]] = {
+    "check_compute_dtype": _dtype_case,
+    "check_formats_that_fit": _fits_case,
     "check_bnb_4bit_config": _bnb_case,
     "check_lora_all_linear": _all_linear_case,
     "check_unpacked_rows": _unpacked_case,
@@ -308,17 +389,17 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_fits_filter": _filter_case,
     "check_weight_bytes": _bytes_case,
     # 7e9 weights, 40e6 adapters, 3.5 MiB per token, 4,096 tokens; the wrong one forgets the activations
-    "check_memory_row": lambda o: Case((2 * 7e9 + 12 * 40e6 + 4096 * 3.5 * 2**20) / 2**30,
-                                       (2 * 7e9 + 12 * 40e6) / 2**30, "activations are missing",
-                                       (int(7e9), int(40e6), 3.5 * 2**20, 4096)),
+    "check_memory_row": lambda o: Case(_memory, lambda n, t, a, k, weight_bytes=2: _memory(n, t, a, 0, weight_bytes),
+                                       "activations are missing", (int(7e9), int(40e6), 3.5 * 2**20, 4096)),
     "check_completion_ids": _ids_case,
     "check_lora_trainable": _lora_case,
-    "check_lora_scale": lambda o: Case(2.0, 0.5, "inverse", (_lora_config(),)),
+    "check_lora_scale": _scale_case,
     "check_lora_forward": _forward_case,
     # 45 rows, 4 x 2 rows per step: 12 batches, 6 steps per epoch; 2 epochs: 12 steps, warm-up ceil(1.2)
     "check_steps_per_epoch": lambda o: Case(6, 5, "round up", (o.trainer(),)),
-    "check_loss_share": lambda o: Case(0.6, 0.4, "without", (o.trainer(rows=2),)),
-    "check_warmup_steps": lambda o: Case(2, 1, "rounds", (o.trainer(),)),
+    "check_completion_mask": _mask_case,
+    # learning rate 5e-5 (TrainingArguments' default), 12 steps, warm-up ceil(1.2) = 2; the wrong one floors it
+    "check_lr_schedule": lambda o: Case(_rate(5e-5, 2, 12), _rate(5e-5, 1, 12), "rounds the warm-up up", (o.trainer(),)),
     "check_score": lambda o: Case(0.5, 0.75, "max_new_tokens", _score_answers()),
     "check_generation": _generation_case,
     "check_own_template": lambda o: Case(OWN_TEMPLATE, OWN_TEMPLATE.replace("{{ message['content'] + '\\n' }}",
@@ -363,6 +444,27 @@ def test_checker_says_wrong_with_a_hint(name, objects, capsys):
 
 
 @pytest.mark.parametrize("name", CHECKERS)
+def _numbers_only(answer: Any) -> bool:
+    """A number, or a tuple of numbers (and labels): what a number-only exercise asks for."""
+    import numbers
+
+    def number(x: Any) -> bool:
+        return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+    return number(answer) or (isinstance(answer, tuple) and any(number(x) for x in answer)
+                              and all(number(x) or isinstance(x, str) for x in answer))
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_checker_says_what_it_asks_for(name, objects):
+    """``asks_for`` is "number" exactly when the right answer is a number (or a tuple of them), so the
+    count above cannot be argued away by a label."""
+    kind = getattr(getattr(exercises, name), "asks_for", None)
+    assert kind in ("code", "number"), f"{name}: mark it with @asks_for('code') or @asks_for('number')"
+    assert (kind == "number") == _numbers_only(CASES[name](objects).right), f"{name} is marked {kind!r}"
+
+
+@pytest.mark.parametrize("name", CHECKERS)
 def test_checker_waits_for_an_answer(name, objects, capsys):
     case = CASES[name](objects)
     for empty in (None, ...):
@@ -403,10 +505,10 @@ def test_lora_count_agrees_with_peft(objects, targets, capsys):
     assert exercises.check_lora_trainable(expected, already_wrapped, r=8, targets=targets)
 
 
-def test_steps_and_warmup_follow_max_steps(objects, capsys):
+def test_steps_and_schedule_follow_max_steps(objects, capsys):
     trainer = objects.trainer(max_steps=30)
-    assert exercises.check_warmup_steps(3, trainer)  # ceil(0.1 * 30)
-    assert not exercises.check_warmup_steps(2, trainer)  # the epochs' count: a hint about max_steps
+    assert exercises.check_lr_schedule(_rate(5e-5, 3, 30), trainer)  # warm-up ceil(0.1 * 30)
+    assert not exercises.check_lr_schedule(_rate(5e-5, 2, 12), trainer)  # the epochs' steps: a hint about max_steps
     assert "max_steps=30" in capsys.readouterr().out
     assert exercises.check_steps_per_epoch(math.ceil(45 / 8), trainer)
 

@@ -1,4 +1,4 @@
-"""Checkers for the exercises at the end of notebooks 02-09.
+"""Checkers for the exercises at the end of notebooks 01-09.
 
 Call a checker with your answer and the course objects it names. It prints one line and
 returns a bool:
@@ -12,19 +12,25 @@ A checker never raises on a wrong answer, whatever its type. It works the right 
 itself from the data, tokenizer, model or trainer you pass, so it holds for every profile, not
 just for the numbers of the ``smoke`` run. Worked solutions: ``solutions/NN_solutions.ipynb``.
 
+Each checker says what its exercise asks for in ``asks_for``: ``"code"`` (a function, a filter, a
+configuration, a tensor, a template...) or ``"number"`` (a value worked out and given as a number). Every
+notebook has at least one code exercise and at most one number-only exercise.
+
 The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 
+- 01 · install: ``check_compute_dtype``, ``check_formats_that_fit``
 - 02 · data: ``check_prompt``, ``check_most_common_instruction``
 - 03 · lengths: ``check_share_over``, ``check_smallest_max_length``, ``check_fits_filter``
 - 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``
 - 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``
-- 06 · training: ``check_steps_per_epoch``, ``check_loss_share``, ``check_warmup_steps``, ``check_unpacked_rows``
+- 06 · training: ``check_steps_per_epoch``, ``check_completion_mask``, ``check_lr_schedule``, ``check_unpacked_rows``
 - 07 · inference: ``check_score``, ``check_generation``
 - 08 · chat format: ``check_own_template``, ``check_fixed_template`` (``suspect_template``)
 - 09 · evaluate and ship: ``check_read_score``, ``check_spearman``, ``check_model_args``
 """
 
-from . import nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09
+from .nb01 import *  # noqa: F401,F403
 from .nb02 import *  # noqa: F401,F403
 from .nb03 import *  # noqa: F401,F403
 from .nb04 import *  # noqa: F401,F403
@@ -34,4 +40,4 @@ from .nb07 import *  # noqa: F401,F403
 from .nb08 import *  # noqa: F401,F403
 from .nb09 import *  # noqa: F401,F403
 
-__all__ = [name for module in (nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09) for name in module.__all__]
+__all__ = [name for module in (nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09) for name in module.__all__]

@@ -70,3 +70,25 @@ def _share_hints(value: float, truth: float, alternatives: Sequence[tuple[float,
     if abs(value - truth) < 0.01:
         return "close, but not exact: compute it in code rather than typing a rounded number."
     return how
+
+
+def asks_for(kind: str) -> Any:
+    """Mark a checker with what its exercise asks the learner to write: ``"code"`` (a function, a
+    filter, a configuration, a tensor, a prompt...) or ``"number"`` (a value worked out and given as
+    a number). The course keeps at most one number-only exercise per notebook (tests/test_teaching.py)."""
+    if kind not in ("code", "number"):
+        raise ValueError(f"asks_for: 'code' or 'number', not {kind!r}")
+
+    def mark(checker: Any) -> Any:
+        checker.asks_for = kind
+        return checker
+
+    return mark
+
+
+def _call(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """``(result, None)`` of a learner's function, or ``(None, "ErrorName: message")`` if it raised."""
+    try:
+        return function(*args, **kwargs), None
+    except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
+        return None, f"{type(err).__name__}: {err}"

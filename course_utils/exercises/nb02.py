@@ -13,11 +13,12 @@ from ..data import format_prompt
 if TYPE_CHECKING:
     from datasets import Dataset
 
-from ._common import _not_answered, _right, _unanswered, _whole, _wrong
+from ._common import _not_answered, _right, _unanswered, _whole, _wrong, asks_for
 
 __all__ = ['check_prompt', 'check_most_common_instruction']
 
 
+@asks_for("code")
 def check_prompt(answer: str | None, row: dict[str, Any]) -> bool:
     """Notebook 02, exercise 1: the Alpaca prompt of ``row``, built by hand from the templates.
 
@@ -48,6 +49,7 @@ def check_prompt(answer: str | None, row: dict[str, Any]) -> bool:
     return _wrong("this is not the prompt of `row`.", hint)
 
 
+@asks_for("number")
 def check_most_common_instruction(answer: tuple[str, int] | None,
                                   dataset: Dataset | dict[str, Sequence[str]]) -> bool:
     """Notebook 02, exercise 2: the instruction that appears in most rows, and in how many.

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 from ._common import (
+    _call,
     _not_answered,
     _number,
     _right,
@@ -21,11 +22,13 @@ from ._common import (
     _unanswered,
     _whole,
     _wrong,
+    asks_for,
 )
 
 __all__ = ['check_share_over', 'check_smallest_max_length', 'check_fits_filter']
 
 
+@asks_for("number")
 def check_share_over(answer: float | None, texts: Sequence[str], tokenizer: PreTrainedTokenizerBase,
                      limit: int) -> bool:
     """Notebook 03, exercise 1: the share of ``texts`` longer than ``limit`` tokens.
@@ -58,34 +61,78 @@ def check_share_over(answer: float | None, texts: Sequence[str], tokenizer: PreT
     return _wrong(f"{answer} is not the share of rows over {limit} tokens.", hint)
 
 
-def check_smallest_max_length(answer: int | None, texts: Sequence[str],
-                              tokenizer: PreTrainedTokenizerBase, keep: float = 0.99) -> bool:
-    """Notebook 03, exercise 2: the smallest ``max_length`` that keeps ``keep`` of the rows whole.
+def _smallest(lengths: Sequence[int], keep: float, slack: float = 1e-9) -> int:
+    """The smallest length n that cuts at most ``1 - keep`` of ``lengths`` (rows longer than n).
+    ``slack`` absorbs float noise (``1 - 0.9`` is 0.09999999999999998 in Python)."""
+    import numpy as np
 
-    A row stays whole when its token length (EOS included) is at most ``max_length``; the
-    answer is the smallest whole number of tokens that cuts at most ``1 - keep`` of the rows.
+    ordered = np.sort(np.asarray(lengths))
+    candidates = np.unique(ordered)
+    shares = (len(ordered) - np.searchsorted(ordered, candidates, side="right")) / len(ordered)  # share above each
+    return int(candidates[np.argmax(shares <= (1 - keep) + slack)])  # the first that cuts few enough
+
+
+# made-up length lists where np.percentile interpolates to a length that occurs in neither
+MADE_UP_LENGTHS = [([10] * 99 + [500], 0.99), ([3, 7, 7, 9], 0.75), ([5, 1, 4, 2, 3], 0.6)]
+
+
+@asks_for("code")
+def check_smallest_max_length(answer: Any, texts: Sequence[str], tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Notebook 03, exercise 2: a function ``smallest_max_length(lengths, keep)`` that returns the
+    smallest ``max_length`` keeping at least the share ``keep`` of the rows whole (at most
+    ``1 - keep`` of ``lengths`` longer than it).
+
+    Tried on the token lengths of ``texts`` (EOS included, as notebook 03's ``tokens``) for
+    ``keep`` = 0.99, 0.95, 0.5 and 1.0, then on made-up lists (``MADE_UP_LENGTHS``) where
+    ``np.percentile`` interpolates between rows. Exact shares at the boundary are accepted with or
+    without float noise.
     """
     if _unanswered(answer):
-        return _not_answered(f"find the smallest max_length that keeps {keep:.0%} of rows whole.")
-    value = _whole(answer)
-    if value is None:
-        return _wrong(f"expected a whole number of tokens, got {answer!r}.",
-                      "max_length is a count of tokens, such as 128.")
-    tokens = token_lengths(texts, tokenizer)
-    allowed = (1 - keep) + 1e-9
-    truth = next(n for n in sorted(set(tokens)) if share_over(tokens, n) <= allowed)
-    cut = share_over(tokens, value)
-    if value == truth:
-        return _right(f"max_length={truth} keeps {1 - cut:.1%} of rows whole; one token less cuts "
-                      f"more than {1 - keep:.0%}.")
-    if cut <= allowed:
-        return _wrong(f"max_length={value} keeps enough rows whole, but it is not the smallest.",
-                      "try smaller limits, and keep the smallest one that still cuts at most "
-                      f"{1 - keep:.0%} of the rows.")
-    return _wrong(f"with max_length={value}, {cut:.1%} of rows would be cut: more than {1 - keep:.0%}.",
-                  "raise it: sort the token lengths and look at their long end.")
+        return _not_answered("write smallest_max_length(lengths, keep), then answer = smallest_max_length.")
+    if not callable(answer):
+        return _wrong(f"expected a function, got {type(answer).__name__}.",
+                      "define smallest_max_length(lengths, keep) with def and pass the function itself.")
+    import numpy as np
+
+    tokens = np.array(token_lengths(texts, tokenizer))
+    cases = [(tokens, keep, "your tokens") for keep in (0.99, 0.95, 0.5, 1.0)]
+    cases += [(np.array(lengths), keep, f"lengths={lengths if len(lengths) < 10 else '[10] * 99 + [500]'}")
+              for lengths, keep in MADE_UP_LENGTHS]
+    mine = {}
+    for lengths, keep, name in cases:
+        got, error = _call(answer, lengths.copy(), keep)
+        if error:
+            return _wrong(f"smallest_max_length({name}, keep={keep}) raised {error}.",
+                          "lengths is a numpy array of token counts and keep a share such as 0.99.")
+        if got is None and not mine:
+            return _not_answered("your smallest_max_length returns None: write its body.")
+        truth, strict = _smallest(lengths, keep), _smallest(lengths, keep, slack=0.0)
+        value = _whole(got)
+        if value in (truth, strict):
+            mine[(name, keep)] = value
+            continue
+        cut = share_over(lengths, value) if value is not None else None
+        if _number(got) is not None and _same(_number(got), float(np.percentile(lengths, 100 * keep))):
+            hint = ("that is np.percentile, which interpolates between rows: count the rows above a limit "
+                    "instead, as (lengths > n).mean() does, and keep the smallest n that cuts few enough.")
+        elif value is None:
+            hint = (f"{got!r} is not a whole number of tokens: np.percentile interpolates between rows; "
+                    "sort the lengths and return one of them.")
+        elif cut <= (1 - keep) + 1e-9:
+            hint = f"{value} cuts few enough rows, but a smaller limit does too: return the smallest one."
+        elif value < truth:
+            hint = (f"with max_length={value}, {cut:.1%} of the rows would be longer: more than 1 - keep = "
+                    f"{1 - keep:.0%}. A row of exactly max_length tokens fits; the ones above it are cut.")
+        else:
+            hint = ("sort the lengths; the rows allowed above the limit are len(lengths) * (1 - keep), rounded "
+                    "down; the limit is the length just below them.")
+        return _wrong(f"smallest_max_length({name}, keep={keep}) gave {got!r}; the smallest limit is {truth}.", hint)
+    keep_99, whole = mine[("your tokens", 0.99)], mine[("your tokens", 1.0)]
+    return _right(f"your function agrees on all {len(cases)} cases. On your data max_length={keep_99} keeps 99 % of the rows whole, "
+                  f"{mine[('your tokens', 0.95)]} keeps 95 %, and only {whole} (the longest row) keeps them all.")
 
 
+@asks_for("code")
 def check_fits_filter(answer: Any, dataset: Any, tokenizer: PreTrainedTokenizerBase, limit: int) -> bool:
     """Notebook 03, exercise 3: ``dataset`` filtered to the rows whose ``text`` fits ``limit`` tokens
     with the EOS the trainer appends (``len(ids) + 1 <= limit``), in the original order."""

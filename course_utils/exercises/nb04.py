@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ._common import (
+    _call,
     _not_answered,
     _number,
     _right,
@@ -22,11 +23,13 @@ from ._common import (
     _unanswered,
     _whole,
     _wrong,
+    asks_for,
 )
 
 __all__ = ['check_weight_bytes', 'check_completion_ids', 'check_bnb_4bit_config', 'check_memory_row']
 
 
+@asks_for("number")
 def check_weight_bytes(answer: tuple[float, float] | None, model: PreTrainedModel) -> bool:
     """Notebook 04, exercise 1: bytes the model's weights take in bf16 and in 4-bit.
 
@@ -65,6 +68,7 @@ def check_weight_bytes(answer: tuple[float, float] | None, model: PreTrainedMode
     return _wrong(f"{answer!r} is not right.", hint)
 
 
+@asks_for("code")
 def check_completion_ids(answer: Sequence[int] | None, tokenizer: PreTrainedTokenizerBase,
                          text: str) -> bool:
     """Notebook 04, exercise 2: the token ids the trainer learns for the completion ``text``.
@@ -98,6 +102,7 @@ def check_completion_ids(answer: Sequence[int] | None, tokenizer: PreTrainedToke
     return _wrong("these are not the ids the trainer learns.", hint)
 
 
+@asks_for("code")
 def check_bnb_4bit_config(answer: Any, compute_dtype: Any) -> bool:
     """Notebook 04, exercise 3: a ``BitsAndBytesConfig`` for QLoRA: 4-bit NF4 weights, double
     quantization, matrix multiplies in ``compute_dtype``.
@@ -126,32 +131,66 @@ def check_bnb_4bit_config(answer: Any, compute_dtype: Any) -> bool:
                   "about 0.5 byte per weight instead of 2.")
 
 
-def check_memory_row(answer: float | None, n_params: int, trainable: int, act_bytes_per_token: float,
-                     tokens: int) -> bool:
-    """Notebook 04, exercise 4: the training-memory estimate, in GiB, of bf16 LoRA with ``trainable``
-    adapter parameters on a model of ``n_params``: 2 bytes per weight, 4 + 8 bytes (float32 gradient,
-    two AdamW moments) per trainable parameter, ``act_bytes_per_token`` for each of ``tokens``."""
+def _lora_gib(n_params: float, trainable: float, per_token: float, tokens: float, weight_bytes: float = 2) -> float:
+    """LoRA training memory, GiB: frozen weights, 4 + 8 bytes per trained parameter, activations."""
+    return (weight_bytes * n_params + 12 * trainable + tokens * per_token) / 2**30
+
+
+@asks_for("code")
+def check_memory_row(answer: Any, n_params: int, trainable: int, act_bytes_per_token: float, tokens: int) -> bool:
+    """Notebook 04, exercise 4: a function ``lora_gib(n_params, trainable, per_token, tokens, weight_bytes=2)``
+    that estimates LoRA's training memory in GiB: ``weight_bytes`` per frozen weight (2 in bf16),
+    4 + 8 bytes (float32 gradient, two AdamW moments) per ``trainable`` parameter, ``per_token``
+    bytes of activations for each of ``tokens``.
+
+    Called first on the notebook's row (the arguments given: bf16 LoRA on every linear layer), then
+    with twice the tokens, in 4-bit (``weight_bytes=0.5``) and on a small made-up model, so a
+    function that only returns one typed-in number does not pass."""
     if _unanswered(answer):
-        return _not_answered("add up weights, the adapters' gradients and AdamW state, and the activations, in GiB.")
-    value = _number(answer)
-    if value is None:
-        return _wrong(f"expected a number of GiB, got {type(answer).__name__}.", "the total is one number.")
-    gib = 2**30
-    weights, state, acts = 2 * n_params, 12 * trainable, tokens * act_bytes_per_token
-    truth = (weights + state + acts) / gib
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return _right(f"{weights / gib:.1f} GiB of weights + {state / gib:.2f} GiB for the adapters' gradients "
-                      f"and AdamW + {acts / gib:.1f} GiB of activations = {truth:.1f} GiB.")
-    if math.isclose(value, truth * gib, rel_tol=1e-3):
-        hint = "that is in bytes: divide by 2**30 for GiB."
-    elif math.isclose(value, (weights + state) / gib, rel_tol=1e-3):
-        hint = "the activations are missing: tokens x bytes per token."
-    elif math.isclose(value, (16 * n_params + acts) / gib, rel_tol=1e-3):
-        hint = "16 bytes per parameter is full fine-tuning; with LoRA only the adapters have gradients and AdamW state."
-    elif math.isclose(value, (weights + 4 * trainable + acts) / gib, rel_tol=1e-3):
-        hint = "AdamW keeps two float32 moments per trained parameter (8 bytes) besides the 4-byte gradient."
-    elif math.isclose(value, (weights + state + acts) / 1e9, rel_tol=1e-3):
-        hint = "that is in GB (10**9 bytes); the table is in GiB (2**30)."
-    else:
-        hint = "2 * n + 12 * lora_all + tokens * act, in bytes, then / 2**30."
-    return _wrong(f"{answer} GiB is not the estimate.", hint)
+        return _not_answered("write lora_gib(n_params, trainable, per_token, tokens, weight_bytes=2), "
+                             "then answer = lora_gib.")
+    if not callable(answer):
+        return _wrong(f"expected a function, got {type(answer).__name__}.",
+                      "define lora_gib(...) with def and pass the function itself (answer = lora_gib).")
+    n, t, act = n_params, trainable, act_bytes_per_token
+    cases = [((n, t, act, tokens), {}), ((n, t, act, 2 * tokens), {}), ((n, t, act, tokens), {"weight_bytes": 0.5}),
+             ((1_000_000, 10_000, 1_000.0, 512), {})]
+    for args, kwargs in cases:
+        got, error = _call(answer, *args, **kwargs)
+        call = f"lora_gib({', '.join(f'{a:,.0f}' if a >= 1000 else f'{a:g}' for a in args)}" + \
+            "".join(f", {k}={v}" for k, v in kwargs.items()) + ")"
+        if error:
+            return _wrong(f"{call} raised {error}.", "take the five arguments (weight_bytes with a default of 2) "
+                          "and return one number of GiB.")
+        value = _number(got)
+        if value is None:
+            if got is None and args == cases[0][0] and not kwargs:
+                return _not_answered("your lora_gib returns None: write its body.")
+            return _wrong(f"{call} gave {got!r}, not a number.", "return the total in GiB, one number.")
+        truth = _lora_gib(*args, **kwargs)
+        if math.isclose(value, truth, rel_tol=1e-3):
+            continue
+        gib, (n_, t_, act_, tokens_) = 2**30, args
+        weights, acts = kwargs.get("weight_bytes", 2) * n_, tokens_ * act_
+        if math.isclose(value, truth * gib, rel_tol=1e-3):
+            hint = "that is in bytes: divide by 2**30 for GiB."
+        elif math.isclose(value, (weights + 12 * t_) / gib, rel_tol=1e-3):
+            hint = "the activations are missing: tokens x bytes per token."
+        elif math.isclose(value, (16 * n_ + acts) / gib, rel_tol=1e-3):
+            hint = "16 bytes per parameter is full fine-tuning; with LoRA only the adapters have gradients and AdamW state."
+        elif math.isclose(value, (weights + 4 * t_ + acts) / gib, rel_tol=1e-3):
+            hint = "AdamW keeps two float32 moments per trained parameter (8 bytes) besides the 4-byte gradient."
+        elif math.isclose(value, (weights + 12 * t_ + acts) / 1e9, rel_tol=1e-3):
+            hint = "that is in GB (10**9 bytes); the table is in GiB (2**30)."
+        elif kwargs and math.isclose(value, _lora_gib(*args), rel_tol=1e-3):
+            hint = "weight_bytes is ignored: the frozen weights take weight_bytes each (2 in bf16, 0.5 in 4-bit)."
+        elif args != cases[0][0] or kwargs:
+            hint = "the first row was right, this one is not: compute from the arguments, not from typed-in numbers."
+        else:
+            hint = "weight_bytes * n_params + 12 * trainable + tokens * per_token, in bytes, then / 2**30."
+        return _wrong(f"{call} gave {value:g} GiB, expected {truth:.3f}.", hint)
+    (n_, t_, act_, tokens_), _ = cases[0]
+    return _right(f"{2 * n_ / 2**30:.1f} GiB of weights + {12 * t_ / 2**30:.2f} GiB for the adapters' gradients and "
+                  f"AdamW + {tokens_ * act_ / 2**30:.1f} GiB of activations = {_lora_gib(n_, t_, act_, tokens_):.1f} GiB "
+                  f"in bf16; {_lora_gib(n_, t_, act_, tokens_, 0.5):.1f} GiB with 4-bit weights (a floor: no scales, "
+                  "no de-quantized copies).")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from peft import LoraConfig
     from transformers import PreTrainedModel
 
-from ._common import _not_answered, _number, _right, _same, _unanswered, _whole, _wrong
+from ._common import _call, _not_answered, _number, _right, _same, _unanswered, _whole, _wrong, asks_for
 
 __all__ = ['check_lora_trainable', 'check_lora_scale', 'check_lora_forward', 'check_lora_all_linear']
 
@@ -55,6 +55,7 @@ def _lora_count(shapes: Sequence[tuple[int, int]], r: int) -> int:
     return sum(r * (fan_in + fan_out) for fan_in, fan_out in shapes)
 
 
+@asks_for("number")
 def check_lora_trainable(answer: int | None, model: PreTrainedModel, r: int = 8,
                          targets: str | Sequence[str] = "attention") -> bool:
     """Notebook 05, exercise 1: trainable parameters of a LoRA adapter of rank ``r``, by hand.
@@ -99,32 +100,76 @@ def _scale(alpha: float, r: float, rslora: bool) -> float:
     return alpha / math.sqrt(r) if rslora else alpha / r
 
 
-def check_lora_scale(answer: float | None, config: LoraConfig) -> bool:
-    """Notebook 05, exercise 2: the factor that multiplies the adapter's output ``B A x``.
+def _peft_scaling(r: int, alpha: float, rslora: bool) -> float:
+    """The ``scaling`` peft itself gives a layer with this config (a one-layer model, wrapped)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
 
-    ``lora_alpha / r`` (``lora_alpha / sqrt(r)`` when the config uses rank-stabilised LoRA).
+    class OneLayer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(8, 8)
+
+        def forward(self, x: Any) -> Any:
+            return self.proj(x)
+
+    wrapped = get_peft_model(OneLayer(), LoraConfig(r=r, lora_alpha=alpha, use_rslora=rslora, target_modules=["proj"]))
+    return float(wrapped.base_model.model.proj.scaling["default"])
+
+
+@asks_for("code")
+def check_lora_scale(answer: Any, config: LoraConfig) -> bool:
+    """Notebook 05, exercise 2: a function ``lora_scale(config)`` that returns the factor multiplying
+    the adapter's output ``B A x``: ``lora_alpha / r``, or ``lora_alpha / sqrt(r)`` when the config
+    uses rank-stabilised LoRA (``use_rslora=True``).
+
+    Called on ``config`` and on configs with other ``r``, ``lora_alpha`` and ``use_rslora``; each
+    answer is compared with the ``scaling`` peft gives a layer wrapped with that config.
     """
     if _unanswered(answer):
-        return _not_answered("compute the scale of the adapter from `config`.")
-    value = _number(answer)
-    if value is None:
-        return _wrong(f"expected a number, got {type(answer).__name__}.",
-                      "the scale is one number computed from config.lora_alpha and config.r.")
-    rslora = bool(getattr(config, "use_rslora", False))
-    truth = _scale(config.lora_alpha, config.r, rslora)
-    rule = "lora_alpha / sqrt(r)" if rslora else "lora_alpha / r"
-    if _same(value, truth):
-        return _right(f"{rule} = {config.lora_alpha} / {config.r}{' ** 0.5' if rslora else ''} "
-                      f"= {truth:g}: the adapter's output is multiplied by {truth:g}.")
-    if _same(value, 1 / truth):
-        hint = "that is the inverse: divide alpha by r, not r by alpha."
-    elif _same(value, config.lora_alpha) or _same(value, config.r):
-        hint = "the scale combines both numbers, alpha and r."
-    else:
-        hint = "the formula in the notebook: h = W x + (alpha / r) B A x; use config's values."
-    return _wrong(f"{answer} is not the adapter's scale.", hint)
+        return _not_answered("write lora_scale(config), then answer = lora_scale.")
+    if not callable(answer):
+        return _wrong(f"expected a function, got {type(answer).__name__}.",
+                      "define lora_scale(config) with def and pass the function itself (answer = lora_scale).")
+    from peft import LoraConfig
+
+    variants = [(config.r, config.lora_alpha, bool(getattr(config, "use_rslora", False))),
+                (4, 8, False), (64, 16, False), (16, 32, True), (64, 16, True)]
+    mine = None
+    for r, alpha, rslora in variants:
+        other = LoraConfig(r=r, lora_alpha=alpha, use_rslora=rslora, target_modules=["proj"])
+        which = "config" if mine is None else f"LoraConfig(r={r}, lora_alpha={alpha}, use_rslora={rslora})"
+        got, error = _call(answer, config if mine is None else other)
+        if error:
+            return _wrong(f"lora_scale({which}) raised {error}.",
+                          "read config.r, config.lora_alpha and config.use_rslora, and return one number.")
+        value = _number(got)
+        if value is None:
+            if got is None and mine is None:
+                return _not_answered("your lora_scale returns None: write its body.")
+            return _wrong(f"lora_scale({which}) gave {got!r}, not a number.", "return the factor, one number.")
+        truth = _peft_scaling(r, alpha, rslora)
+        if _same(value, truth):
+            mine = mine if mine is not None else value
+            continue
+        if _same(value, 1 / truth):
+            hint = "that is the inverse: divide alpha by r, not r by alpha."
+        elif rslora and _same(value, alpha / r):
+            hint = "with use_rslora=True, peft divides alpha by the square root of r: alpha / sqrt(r)."
+        elif mine is not None and _same(value, mine):
+            hint = "the same number for another config: compute it from the config's fields, not a typed-in number."
+        elif not rslora and _same(value, alpha / math.sqrt(r)):
+            hint = "sqrt(r) is only for use_rslora=True; a plain LoRA config divides alpha by r."
+        elif _same(value, alpha) or _same(value, r):
+            hint = "the scale combines both numbers, alpha and r."
+        else:
+            hint = "the formula in the notebook: h = W x + (alpha / r) B A x; use the config's values."
+        return _wrong(f"lora_scale({which}) gave {value:g}; peft scales by {truth:g}.", hint)
+    return _right(f"your function agrees with peft on all {len(variants)} configs; this profile's adapter output "
+                  f"is multiplied by {mine:g}. Doubling r halves alpha / r, but divides alpha / sqrt(r) by only 1.41.")
 
 
+@asks_for("code")
 def check_lora_forward(answer: Any, layer: Any, x: Any) -> bool:
     """Notebook 05, exercise 3: a LoRA layer's output written by hand, ``W x + b + (alpha / r) B (A x)``.
 
@@ -176,6 +221,7 @@ def check_lora_forward(answer: Any, layer: Any, x: Any) -> bool:
     return _wrong("this is not the layer's output.", hint)
 
 
+@asks_for("code")
 def check_lora_all_linear(answer: tuple[Any, int] | None, model: PreTrainedModel, r: int = 8) -> bool:
     """Notebook 05, exercise 4: a ``LoraConfig`` of rank ``r`` on every linear layer, and the
     trainable parameters of ``get_peft_model`` with it.

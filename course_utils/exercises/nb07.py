@@ -21,11 +21,13 @@ from ._common import (
     _share_hints,
     _unanswered,
     _wrong,
+    asks_for,
 )
 
 __all__ = ['check_score', 'check_generation']
 
 
+@asks_for("number")
 def check_score(answer: float | None, answers: Sequence[Answer], expected: Sequence[str]) -> bool:
     """Notebook 07, exercise 1: the course's score of ``answers``, computed by hand.
 
@@ -57,6 +59,7 @@ def check_score(answer: float | None, answers: Sequence[Answer], expected: Seque
     return _wrong(f"{answer} is not the score.", hint)
 
 
+@asks_for("code")
 def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrainedTokenizerBase,
                      instruction: str, input: str, max_new_tokens: int = 64) -> bool:
     """Notebook 07, exercise 2: the model's greedy answer to ``instruction`` with ``input``.

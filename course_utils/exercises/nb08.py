@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..chat import CHAT_TEMPLATE, SYSTEM_PROMPT
-from ._common import _not_answered, _right, _unanswered, _wrong
+from ._common import _not_answered, _right, _unanswered, _wrong, asks_for
 
 __all__ = ["check_own_template", "check_fixed_template", "suspect_template"]
 
@@ -82,6 +82,7 @@ def _template_problem(template: Any, tokenizer: Any) -> tuple[str, str] | None:
     return None
 
 
+@asks_for("code")
 def check_own_template(answer: Any, tokenizer: Any) -> bool:
     """Notebook 08, exercise 1: a chat template of your own that masks and prompts correctly."""
     if _unanswered(answer):
@@ -95,6 +96,7 @@ def check_own_template(answer: Any, tokenizer: Any) -> bool:
                   "ends where the assistant's turn begins.")
 
 
+@asks_for("code")
 def check_fixed_template(answer: Any, tokenizer: Any) -> bool:
     """Notebook 08, exercise 2: ``suspect_template()`` repaired."""
     if _unanswered(answer):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evaluate import parse_score
-from ._common import _not_answered, _number, _right, _unanswered, _wrong
+from ._common import _not_answered, _number, _right, _unanswered, _wrong, asks_for
 
 __all__ = ["check_read_score", "check_spearman", "check_model_args"]
 
@@ -32,6 +32,7 @@ SCORE_REPLIES = [
 ]
 
 
+@asks_for("code")
 def check_read_score(read_score: Callable[[str], Any] | None) -> bool:
     """Notebook 09, exercise 1: a function that reads a 1-5 score from a judge's reply, or None."""
     if _unanswered(read_score):
@@ -76,6 +77,7 @@ def _spearman(a: Sequence[float], b: Sequence[float]) -> float:
         return float(spearmanr(a, b).statistic)
 
 
+@asks_for("number")
 def check_spearman(answer: Any, a: Sequence[float], b: Sequence[float]) -> bool:
     """Notebook 09, exercise 2: Spearman's correlation of ``a`` and ``b``, computed by hand."""
     if _unanswered(answer):
@@ -103,6 +105,7 @@ def check_spearman(answer: Any, a: Sequence[float], b: Sequence[float]) -> bool:
     return _wrong(f"{value} is not Spearman's correlation of a and b.", hint)
 
 
+@asks_for("code")
 def check_model_args(answer: Any, profile: Any, adapter_dir: Path | str) -> bool:
     """Notebook 09, exercise 3: lm-eval's ``model_args`` for base + notebook 06's adapter, float32."""
     if _unanswered(answer):
