@@ -9,8 +9,9 @@ import warnings
 
 from .errors import CourseError, install_notebook_handler
 from .profile import Hardware, Profile, detect_hardware, get_profile
+from .progress import quiet_library_bars
 
-__all__ = ["CourseError", "Hardware", "Profile", "detect_hardware", "get_profile"]
+__all__ = ["CourseError", "Hardware", "Profile", "detect_hardware", "get_profile", "quiet_library_bars"]
 __version__ = "0.1.0"
 
 

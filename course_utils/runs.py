@@ -4,7 +4,8 @@ the script mirror).
 :func:`run` loads, builds the trainer with :func:`course_utils.recipe.make_trainer` (the one
 recipe), trains, resuming an unfinished run from its last *complete* checkpoint, and saves the
 adapter. The command line around it is :mod:`course_utils.finetune`. Notebook 06 writes the
-trainer out itself and uses the two pieces below around ``trainer.train``::
+trainer out itself and uses the two pieces below around ``trainer.train``, in one line
+(:func:`guarded_run`)::
 
     with runs.exclusive(profile.output_dir):                       # one run per folder at a time
         checkpoint = runs.prepare(profile, train_data, eval_data)   # resume only the same run
@@ -345,6 +346,23 @@ def exclusive(output_dir: Path) -> Iterator[None]:
         os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+@contextmanager
+def guarded_run(profile: Profile, train_data: Any = None, eval_data: Any = None,
+                **overrides: Any) -> Iterator[str | None]:
+    """Notebooks 06 and 08's plumbing around ``trainer.train`` in one line: :func:`exclusive` (one
+    run at a time in the output folder) and :func:`prepare` (the run record; resume only the same
+    unfinished run). Yields the checkpoint to resume from, or None for step 0::
+
+        with guarded_run(profile, train_data, eval_data) as checkpoint:
+            trainer.train(resume_from_checkpoint=checkpoint)
+    """
+    with exclusive(profile.output_dir):
+        checkpoint = prepare(profile, train_data, eval_data, **overrides)
+        if checkpoint is None:
+            print("starting at step 0")
+        yield checkpoint
 
 
 # ---------------------------------------------------------------- the whole run

@@ -575,8 +575,8 @@ GUARDS = {
            ("check_model_folder(profile.model)", "model = AutoModelForCausalLM.from_pretrained("),
            ("AutoModelForCausalLM.from_pretrained(", "check_model(model, tokenizer, profile.max_length)"),
            ("check_pad_token(tokenizer)", None)],
-    "06": [("before = trainer.evaluate()", "trainer.train("), ("with exclusive(profile.output_dir):", "trainer.train("),
-           ("prepare(profile, train_data, eval_data)", "trainer.train(")],
+    "06": [("before = trainer.evaluate()", "trainer.train("),
+           ("with guarded_run(profile, train_data, eval_data) as checkpoint:", "trainer.train(")],
     "07": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
            # issue 12's acceptance on the tiny model: the base loses on eval loss and on format
            ("assert base_loss > tuned_loss", None), ("assert format_base < format_tuned", None)],

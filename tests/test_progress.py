@@ -1,0 +1,67 @@
+"""What the notebooks show while the libraries work (course_utils.progress, issue 17): the data and
+weight-loading bars off, the training bar and the Hub's download bars on; integer token counts and
+no "No log" table from an evaluate() outside training."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parent.parent
+
+QUIET = """
+import course_utils
+course_utils.quiet_library_bars()
+import datasets
+from huggingface_hub.utils import are_progress_bars_disabled
+from transformers.utils import logging
+print(datasets.is_progress_bar_enabled(), logging.is_progress_bar_enabled(), not are_progress_bars_disabled())
+"""
+
+
+def test_library_bars_are_off_and_download_bars_stay():
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    for name in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-c", QUIET], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True"]  # datasets off, transformers off, Hub downloads on
+
+
+def test_notebook_display_shows_integer_tokens_and_no_table_outside_training(monkeypatch):
+    from transformers.utils import notebook
+
+    from course_utils.progress import _course_notebook_callback
+
+    shown = []
+    monkeypatch.setattr(notebook.disp, "display", lambda *a, **k: shown.append(a))
+    callback = _course_notebook_callback()()
+    args = SimpleNamespace(eval_strategy="steps")
+    state = SimpleNamespace(log_history=[], global_step=0, epoch=0)
+    metrics = {"eval_loss": 4.5, "eval_num_tokens": 101868.0, "eval_runtime": 0.1}
+    callback.on_evaluate(args, state, None, metrics=metrics)  # evaluate() before train()
+    assert shown == [] and metrics["eval_num_tokens"] == 101868 and isinstance(metrics["eval_num_tokens"], int)
+
+    rows = []
+    callback.training_tracker = SimpleNamespace(write_line=rows.append, remove_child=lambda: None)
+    callback.on_evaluate(args, state, None, metrics={"eval_loss": 4.0, "eval_num_tokens": 512.0})  # during train()
+    assert rows and rows[0]["Num Tokens"] == 512 and isinstance(rows[0]["Num Tokens"], int)
+
+
+def test_tidy_progress_swaps_only_the_notebook_display():
+    from transformers import PrinterCallback
+    from transformers.trainer_callback import CallbackHandler
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    from course_utils.progress import _course_notebook_callback, tidy_progress
+
+    def trainer_with(display):
+        handler = CallbackHandler([display()], None, None, None, None)
+        return SimpleNamespace(callback_handler=handler, remove_callback=handler.remove_callback,
+                               add_callback=handler.add_callback)
+
+    trainer = tidy_progress(tidy_progress(trainer_with(NotebookProgressCallback)))  # twice: still one display
+    assert [type(c) for c in trainer.callback_handler.callbacks] == [_course_notebook_callback()]
+    script = tidy_progress(trainer_with(PrinterCallback))  # not in a notebook: unchanged
+    assert [type(c) for c in script.callback_handler.callbacks] == [PrinterCallback]
