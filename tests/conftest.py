@@ -105,10 +105,12 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
     return nb
 
 
-def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None) -> dict:
+def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None,
+                   skip: str | None = None) -> dict:
     """Execute a notebook in a fresh kernel, up to and including the first code cell containing
-    ``upto`` (all cells when None), then the code ``check``, which must print one line
-    ``RESULT <json>``; return that JSON. Lets a test inspect the notebook's own objects."""
+    ``upto`` (all cells when None), leaving out the code cells containing ``skip`` (none when None),
+    then the code ``check``, which must print one line ``RESULT <json>``; return that JSON. Lets a
+    test inspect the notebook's own objects."""
     import json
 
     import nbformat
@@ -119,6 +121,10 @@ def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None
     if upto is not None:
         last = next(i for i, c in enumerate(cells) if c.cell_type == "code" and upto in c.source)
         cells = cells[:last + 1]
+    if skip is not None:
+        left_out = [c for c in cells if c.cell_type == "code" and skip in c.source]
+        assert left_out, f"no code cell of {path.name} contains {skip!r}"
+        cells = [c for c in cells if c not in left_out]
     nb.cells = cells + [nbformat.v4.new_code_cell(check)]
     old = dict(os.environ)
     os.environ.update(env)
