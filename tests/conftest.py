@@ -106,11 +106,12 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
 
 
 def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None,
-                   skip: str | None = None) -> dict:
+                   skip: str | None = None, before: tuple[Path, ...] = ()) -> dict:
     """Execute a notebook in a fresh kernel, up to and including the first code cell containing
     ``upto`` (all cells when None), leaving out the code cells containing ``skip`` (none when None),
     then the code ``check``, which must print one line ``RESULT <json>``; return that JSON. Lets a
-    test inspect the notebook's own objects."""
+    test inspect the notebook's own objects. The notebooks in ``before`` run first, whole, in the
+    same kernel (one kernel start instead of several)."""
     import json
 
     import nbformat
@@ -125,7 +126,8 @@ def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None
         left_out = [c for c in cells if c.cell_type == "code" and skip in c.source]
         assert left_out, f"no code cell of {path.name} contains {skip!r}"
         cells = [c for c in cells if c not in left_out]
-    nb.cells = cells + [nbformat.v4.new_code_cell(check)]
+    earlier = [c for other in before for c in nbformat.read(other, as_version=4).cells]
+    nb.cells = earlier + cells + [nbformat.v4.new_code_cell(check)]
     old = dict(os.environ)
     os.environ.update(env)
     try:
