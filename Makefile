@@ -2,6 +2,8 @@
 #   make setup    .venv/ with torch (pinned, installed first) + requirements + course_utils
 #   make course   execute the notebooks in order with the profile that fits this machine
 #   make test     unit tests + every notebook under nbval (smoke profile, offline)
+#   make test-laptop  every notebook under nbval on the laptop profile's settings, the tiny model
+#                 standing in for its model (offline, a few steps; .ci/run runs it after make test)
 #   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees;
 #                 then the site (make site) opened page by page
 #   make site     the course as HTML pages from executed notebooks (offline, smoke) in $(OUT)/course-site/html (a folder the course owns whole)
@@ -34,7 +36,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR="$(TEST_OUTPUT)" \
 	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH="$(abspath .):$(abspath tests/netguard)" \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
-.PHONY: setup course test test-ui site fork test-latest bench gpu-check lab clean
+.PHONY: setup course test test-laptop test-ui site fork test-latest bench gpu-check lab clean
 
 setup: $(STAMP)
 
@@ -67,6 +69,19 @@ test: setup
 	$(CLEAN) --scratch "$(TEST_OUTPUT)"
 	$(TEST_ENV) $(PY) -m pytest tests notebooks solutions --nbval-lax --nbval-current-env \
 		--durations=10 -q
+
+# The laptop profile's settings (max_length 512, 2 x 2 rows per step, its learning rate, eval rows, LoRA
+# targets, 64 new tokens) through the whole series, offline: the shipped tiny model stands in for
+# SmolLM2 (COURSE_MODEL) and the sample for Alpaca (COURSE_DATA); a few steps (COURSE_MAX_STEPS) since
+# only the settings differ from smoke. Then a check that the runs recorded the laptop profile's fields.
+LAPTOP_OUTPUT := $(OUT)/course-test-laptop
+LAPTOP_ENV := $(subst COURSE_PROFILE=smoke,COURSE_PROFILE=laptop,$(subst $(TEST_OUTPUT),$(LAPTOP_OUTPUT),$(TEST_ENV))) \
+	COURSE_MODEL="$(abspath course_utils/assets/tiny-llama)" COURSE_DATA=sample COURSE_MAX_STEPS=4 \
+	COURSE_LAPTOP_SERIES=1
+test-laptop: setup
+	$(CLEAN) --scratch "$(LAPTOP_OUTPUT)"
+	$(LAPTOP_ENV) $(PY) -m pytest notebooks tests/test_laptop.py::test_the_series_ran_on_the_laptop_settings \
+		--nbval-lax --nbval-current-env -q
 
 # The front-end as a learner sees it: JupyterLab driven by Playwright in Debian's chromium
 # (apt-get install chromium; no browser download). Screenshots land in $(OUT)/course-ui/.

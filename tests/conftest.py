@@ -105,10 +105,13 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
     return nb
 
 
-def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None) -> dict:
+def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None,
+                   skip: str | None = None, before: tuple[Path, ...] = ()) -> dict:
     """Execute a notebook in a fresh kernel, up to and including the first code cell containing
-    ``upto`` (all cells when None), then the code ``check``, which must print one line
-    ``RESULT <json>``; return that JSON. Lets a test inspect the notebook's own objects."""
+    ``upto`` (all cells when None), leaving out the code cells containing ``skip`` (none when None),
+    then the code ``check``, which must print one line ``RESULT <json>``; return that JSON. Lets a
+    test inspect the notebook's own objects. The notebooks in ``before`` run first, whole, in the
+    same kernel (one kernel start instead of several)."""
     import json
 
     import nbformat
@@ -119,7 +122,12 @@ def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None
     if upto is not None:
         last = next(i for i, c in enumerate(cells) if c.cell_type == "code" and upto in c.source)
         cells = cells[:last + 1]
-    nb.cells = cells + [nbformat.v4.new_code_cell(check)]
+    if skip is not None:
+        left_out = [c for c in cells if c.cell_type == "code" and skip in c.source]
+        assert left_out, f"no code cell of {path.name} contains {skip!r}"
+        cells = [c for c in cells if c not in left_out]
+    earlier = [c for other in before for c in nbformat.read(other, as_version=4).cells]
+    nb.cells = earlier + cells + [nbformat.v4.new_code_cell(check)]
     old = dict(os.environ)
     os.environ.update(env)
     try:

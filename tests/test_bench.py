@@ -19,7 +19,9 @@ TABLE_HEADER = "| run | batch | tokens/s | model TFLOP/s | share of peak | peak 
 
 
 def test_tiny_bench_prints_the_table(tmp_path):
-    done = subprocess.run([sys.executable, "bench/train_throughput.py", "--tiny", "--workdir", str(tmp_path)],
+    """One timed step per profile, from the first (--warmup 0): the table's code paths, not a speed."""
+    done = subprocess.run([sys.executable, "bench/train_throughput.py", "--tiny", "--steps", "1", "--warmup", "0",
+                           "--workdir", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
@@ -30,10 +32,10 @@ def test_tiny_bench_prints_the_table(tmp_path):
 
 def test_gpu_check_dry_run_walks_the_same_steps(tmp_path):
     """make gpu-check's --tiny mode: model build, peak, lever runs (one with the bench's own switches),
-    the seed run and the loss check."""
+    the seed run and the loss check; one step each, timed from the first."""
     lever = "gpu, batch 8, lora_dropout 0, no fp32 input cast"
-    done = subprocess.run([sys.executable, "bench/gpu_check.py", "--tiny", "--no-notebooks", "--workdir",
-                           str(tmp_path), "--only", f"gpu, varlen, batch 4|seed|{lever}"],
+    done = subprocess.run([sys.executable, "bench/gpu_check.py", "--tiny", "--no-notebooks", "--steps", "1",
+                           "--warmup", "0", "--workdir", str(tmp_path), "--only", f"gpu, varlen, batch 4|seed|{lever}"],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]

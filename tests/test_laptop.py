@@ -1,13 +1,16 @@
 """The laptop profile (a real 135 M base model on a CPU or Apple silicon) and the mps device,
 with stand-ins: a Mac's torch is played by monkeypatching torch.cuda / torch.backends.mps, and the
-series runs with the shipped tiny model standing in for SmolLM2 (COURSE_MODEL), offline."""
+series runs with the shipped tiny model standing in for SmolLM2 (COURSE_MODEL), offline, in
+``make test-laptop`` (``test_the_series_ran_on_the_laptop_settings`` checks what that run left)."""
 
+import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import CPU, H100, MPS, NOTEBOOKS, T4, run_notebook
+from conftest import CPU, H100, MPS, T4
 from course_utils.errors import ConfigError, ProfileError
 from course_utils.models import precision_for
 from course_utils.profile import SMOLLM2_ID, TINY_MODEL_DIR, detect_hardware, get_profile
@@ -70,20 +73,47 @@ def test_gpu_profiles_still_refused_without_cuda(tmp_path):
         get_profile("gpu", hardware=MPS, env=_env(tmp_path))
 
 
-def test_the_series_runs_on_the_laptop_profile(tmp_path):
-    """Notebooks 06 and 07 on the laptop profile's settings (max_length 512, 2 x 2 rows per step,
-    its learning rate, eval rows, LoRA on all linear layers, 64 new tokens), the tiny model standing
-    in for SmolLM2 and the shipped sample for Alpaca: every cell runs, 06 saves the adapter that 07
-    loads and compares. Steps capped to keep make test fast (02-05 read the same profile fields
-    through the same calls as on smoke; 06-07 are where the laptop's settings differ)."""
-    env = {"COURSE_PROFILE": "laptop", "COURSE_MODEL": str(TINY_MODEL_DIR), "COURSE_DATA": "sample",
-           "COURSE_OUTPUT_DIR": str(tmp_path), "COURSE_MAX_STEPS": "4"}
-    nb = run_notebook(NOTEBOOKS / "06_training.ipynb", env)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if o.get("output_type") == "stream")
-    assert "max_length=512" in text, text[:2000]  # the laptop profile's rows, not smoke's 256
-    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
-    run_notebook(NOTEBOOKS / "07_inference.ipynb", env)
+def test_make_test_laptop_runs_every_notebook_on_the_laptop_settings_and_ci_calls_it():
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    done = subprocess.run(["make", "-n", "-o", ".venv/.installed", "test-laptop"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    command = next(line for line in done.stdout.replace("\\\n", " ").splitlines() if "pytest" in line)
+    for setting in ("COURSE_PROFILE=laptop", f'COURSE_MODEL="{TINY_MODEL_DIR}"', "COURSE_DATA=sample",
+                    "COURSE_MAX_STEPS=", "COURSE_BLOCK_NETWORK=1", "HF_HUB_OFFLINE=1", "COURSE_LAPTOP_SERIES=1",
+                    " notebooks ", "test_the_series_ran_on_the_laptop_settings", "--nbval-lax"):
+        assert setting in command, (setting, command)
+    assert "COURSE_PROFILE=smoke" not in command
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert "make test-laptop" in ci and ci.index("make test") < ci.index("make test-laptop")
+    assert "make test-laptop" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.skipif(os.environ.get("COURSE_LAPTOP_SERIES") != "1",
+                    reason="make test-laptop runs it, after the nine notebooks on the laptop profile")
+def test_the_series_ran_on_the_laptop_settings():
+    """``make test-laptop`` runs all nine notebooks under nbval with COURSE_PROFILE=laptop, the tiny model
+    standing in for SmolLM2 (COURSE_MODEL), the shipped sample for Alpaca (COURSE_DATA) and a few steps
+    (COURSE_MAX_STEPS), into one output folder; then this: 06's and 08's runs recorded the laptop
+    profile's settings (max_length 512, 2 x 2 rows per step, its learning rate and eval rows), not
+    smoke's, and every notebook's output is there (06's adapter, 07's merged model, 08's chat adapter)."""
+    from course_utils.runs import read_record, run_record
+
+    profile = get_profile()  # the environment make test-laptop set
+    smoke = get_profile("smoke", hardware=CPU, env={"COURSE_OUTPUT_DIR": str(profile.output_dir)})
+    assert profile.name == "laptop" and profile.uses_tiny_model and profile.trial, profile
+    assert all(getattr(profile, k) != getattr(smoke, k) for k in ("max_length", "batch_size", "grad_accum",
+                                                                   "learning_rate", "eval_rows"))
+    for run in (profile, profile.replace(format="chat")):
+        record = read_record(run.checkpoint_dir)
+        assert record is not None, f"no run record in {run.checkpoint_dir}: did notebooks 06 and 08 run?"
+        expected = json.loads(json.dumps(run_record(run), default=str))  # as 06 and 08 write it, less the data's hash
+        expected.pop("data_fingerprint")
+        assert {k: record.get(k) for k in expected} == expected, run.checkpoint_dir
+        assert (run.adapter_dir / "adapter_config.json").is_file(), run.adapter_dir
+    assert (profile.merged_dir / "config.json").is_file()  # 07's (09 writes its own merged copy there too)
 
 
 def test_benchmark_uses_the_laptop_model_s_exact_shape():

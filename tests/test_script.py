@@ -36,11 +36,18 @@ def _complete_checkpoint(folder: Path):
     return None
 
 
+# python -m course_utils.finetune, but the smoke profile saves a checkpoint every 2 steps instead of 20:
+# the test interrupts once there is one, so it need not train 20 steps first.
+SCRIPT_SAVING_EVERY_2_STEPS = ("import sys; from course_utils.profile import _PROFILES; "
+                               "_PROFILES['smoke'].update(save_steps=2); "
+                               "from course_utils.finetune import main; sys.exit(main())")
+
+
 def test_ctrl_c_stops_with_one_line_naming_the_checkpoint_a_rerun_resumes(tmp_path):
     out = tmp_path / "out"
     (out / "adapter").mkdir(parents=True)  # an earlier run's adapter: it must not pass for this run's
     (out / "adapter" / "adapter_model.safetensors").write_text("earlier run")
-    cmd = [sys.executable, "-m", "course_utils.finetune", "--profile", "smoke",
+    cmd = [sys.executable, "-c", SCRIPT_SAVING_EVERY_2_STEPS, "--profile", "smoke",
            "--max-steps", "100000", "--output-dir", str(out)]  # never finishes by itself
     with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
         env = {k: v for k, v in _env(out).items() if k != "TQDM_DISABLE"}  # progress bars on, as a learner has them
@@ -50,7 +57,7 @@ def test_ctrl_c_stops_with_one_line_naming_the_checkpoint_a_rerun_resumes(tmp_pa
                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 300  # generous: a slow, shared machine; nothing is timed
-            while _complete_checkpoint(out / "checkpoints") is None:  # smoke saves every 20 steps
+            while _complete_checkpoint(out / "checkpoints") is None:  # the first comes at step 2
                 assert child.poll() is None, (tmp_path / "stderr").read_text()[-3000:]
                 assert time.monotonic() < deadline, "no checkpoint was saved in 300 s"
                 time.sleep(0.5)
@@ -118,10 +125,10 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     accelerate = Path(sys.executable).parent / "accelerate"
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no",
-           "-m", "course_utils.finetune", "--max-steps", "6", "--output-dir", str(tmp_path)]
+           "-m", "course_utils.finetune", "--max-steps", "2", "--output-dir", str(tmp_path)]
     env = {**_env(tmp_path), "PYTHONWARNINGS": "default"}  # show warnings, to see DDP's is gone
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "6 steps on 2 process(es)" in done.stdout
+    assert "2 steps on 2 process(es)" in done.stdout
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
     assert "find_unused_parameters=True" not in done.stderr  # no extra autograd-graph traversal

@@ -31,9 +31,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO / "outputs" / "course-ui").resolve()
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START_S = 180      # JupyterLab up and answering
 KERNEL_READY_S = 300      # notebook open, kernel idle
 RUN_ALL_S = 1800          # notebook 06 on a busy 2-core CPU takes a few minutes; bounded anyway
@@ -153,22 +150,6 @@ def _processes_naming(folder: Path) -> list[int]:
         except OSError:
             pass
     return pids
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        import playwright.sync_api as playwright_api
-    except ImportError:
-        pytest.fail("Playwright is missing: pip install -c constraints.txt -r tests/ui/requirements.txt")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM=...)")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _open(browser, base: str, token: str, notebook: str):

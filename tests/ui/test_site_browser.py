@@ -22,26 +22,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path(os.environ.get("COURSE_OUTPUT_DIR") or REPO / "outputs" / "ui").resolve()
 SITE = Path(os.environ.get("COURSE_SITE_DIR") or REPO / "outputs" / "ui" / "site" / "html").resolve()
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(os.environ.get("COURSE_UI_TEST") != "1",
                                 reason="the browser test runs with `make test-ui`")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    import playwright.sync_api as playwright_api
-
+@pytest.fixture(scope="module", autouse=True)
+def site_built():
     if not (SITE / "index.html").is_file():
         pytest.fail(f"no site at {SITE}: make test-ui builds it with `make site` first")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _pages() -> list[str]:
