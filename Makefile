@@ -1,7 +1,9 @@
 # Fine-tune an LLM with PyTorch: set-up, run the course, test it.
 #   make setup    .venv/ with torch (pinned, installed first) + requirements + course_utils
 #   make course   execute the notebooks in order with the profile that fits this machine
-#   make test     unit tests + every notebook under nbval (smoke profile, offline)
+#   make test     unit tests + every notebook under nbval (smoke profile, offline): the quick loop
+#   make test-slow  the tests marked slow: whole runs as scripts, kernels, benchmarks, bitsandbytes on the
+#                 CPU, notebook 07 alone, GPT-2 through 04-06 (.ci/run runs it after make test)
 #   make test-laptop  every notebook under nbval on the laptop profile's settings, the tiny model
 #                 standing in for its model (offline, a few steps; .ci/run runs it after make test)
 #   make test-ui  JupyterLab in headless chromium: notebook 06 runs and shows what a learner sees;
@@ -36,7 +38,7 @@ TEST_ENV := COURSE_PROFILE=smoke COURSE_OUTPUT_DIR="$(TEST_OUTPUT)" \
 	HF_HUB_DISABLE_TELEMETRY=1 COURSE_BLOCK_NETWORK=1 PYTHONPATH="$(abspath .):$(abspath tests/netguard)" \
 	MPLBACKEND=Agg PYTHONWARNINGS=ignore
 
-.PHONY: setup course test test-laptop test-ui site fork test-latest bench gpu-check lab clean
+.PHONY: setup course test test-slow test-laptop test-ui site fork test-latest bench gpu-check lab clean
 
 setup: $(STAMP)
 
@@ -68,7 +70,12 @@ course: setup
 test: setup
 	$(CLEAN) --scratch "$(TEST_OUTPUT)"
 	$(TEST_ENV) $(PY) -m pytest tests notebooks solutions --nbval-lax --nbval-current-env \
-		--durations=10 -q
+		-m "not slow" --durations=10 -q
+
+# Same environment and scratch folder as make test, for the tests marked slow (tens of seconds each).
+test-slow: setup
+	$(CLEAN) --scratch "$(TEST_OUTPUT)"
+	$(TEST_ENV) $(PY) -m pytest tests -m slow --durations=10 -q
 
 # The laptop profile's settings (max_length 512, 2 x 2 rows per step, its learning rate, eval rows, LoRA
 # targets, 64 new tokens) through the whole series, offline: the shipped tiny model stands in for

@@ -1,5 +1,6 @@
 """The throughput benchmark in --tiny mode (CPU, seconds), so it cannot rot between GPU runs."""
 
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ def test_flops_per_token_matches_the_design_figure():
 TABLE_HEADER = "| run | batch | tokens/s | model TFLOP/s | share of peak | peak GiB | x seed | first loss"
 
 
+@pytest.mark.slow
 def test_tiny_bench_prints_the_table(tmp_path):
     """One timed step per profile, from the first (--warmup 0): the table's code paths, not a speed."""
     done = subprocess.run([sys.executable, "bench/train_throughput.py", "--tiny", "--steps", "1", "--warmup", "0",
@@ -30,6 +32,7 @@ def test_tiny_bench_prints_the_table(tmp_path):
     assert "| 1.0 |" in table[1]
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_walks_the_same_steps(tmp_path):
     """make gpu-check's --tiny mode: model build, peak, lever runs (one with the bench's own switches),
     the seed run and the loss check; one step each, timed from the first."""

@@ -103,6 +103,7 @@ def _train_eval_generate(profile):
     return trainer.model
 
 
+@pytest.mark.slow
 def test_4bit_recipe_on_the_plain_path(tmp_path, monkeypatch):
     force_path(monkeypatch, packed=False)
     model = _train_eval_generate(colab_profile(tmp_path))

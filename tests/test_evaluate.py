@@ -120,6 +120,7 @@ MODEL = {str(TINY_MODEL_DIR)!r}
 """
 
 
+@pytest.mark.slow
 def test_server_stops_after_a_failing_cell_and_when_the_kernel_dies(tmp_path):
     """Notebook 09 starts and stops the server in one `with` block: a cell that fails inside the block
     leaves no process and a free port. A server left running outside a `with` (a learner's own code)

@@ -10,6 +10,7 @@ from course_utils.recipe import loss_history, make_trainer, train
 from conftest import CPU, H100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, layer", [("colab", "Linear4bit"), ("seed", "Linear8bitLt"), ("gpu", "Linear")])
 def test_profile_trains_a_few_steps_on_cpu(name, layer, tmp_path):
     profile = get_profile(name, hardware=H100, env={"COURSE_OUTPUT_DIR": str(tmp_path)}).scaled_down()
@@ -26,6 +27,7 @@ def test_profile_trains_a_few_steps_on_cpu(name, layer, tmp_path):
     assert all(loss == loss and loss < 20 for loss in losses)  # finite
 
 
+@pytest.mark.slow
 def test_colab_adapter_merges_into_a_16bit_base(tmp_path):
     """Notebook 07's merge on the 4-bit profile: the base is reloaded without quantization and the
     adapter merged there (merging into 4-bit weights would re-quantize them); the saved model loads

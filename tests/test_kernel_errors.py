@@ -219,6 +219,7 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
     assert error is None and "contain the text '</s>'" in printed and "Where: rows 0, 1, 2" in printed
 
 
+@pytest.mark.slow
 def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
     client, out = course_kernel
     ids = ["286ce333", "47038360", "59d1fe65", "9308308f", "1b1a2775", "6297a0ea", "4e9341fd", "0c62ca70",

@@ -8,6 +8,7 @@ The GPU profiles cannot run in a kernel here; there both sides read the same row
 ``course_utils.models.PRECISION_TABLE`` (tests/test_recipe.py checks the recipe against it).
 """
 
+import pytest
 from conftest import COMPARE_TRAINER_WITH_RECIPE, NOTEBOOKS, run_cells_then
 
 LORA_CHECK = """
@@ -33,6 +34,7 @@ def test_notebook_05_lora_config_is_the_recipes(tmp_path):
     assert result["diff"] == {}, f"notebook 05's LoraConfig differs from course_utils.recipe: {result['diff']}"
 
 
+@pytest.mark.slow
 def test_notebook_06_trainer_is_the_recipes(tmp_path):
     result = run_cells_then(NOTEBOOKS / "06_training.ipynb", _env(tmp_path), COMPARE_TRAINER_WITH_RECIPE,
                             upto="trainer = SFTTrainer(")
@@ -42,6 +44,7 @@ def test_notebook_06_trainer_is_the_recipes(tmp_path):
     assert result["trainable"][0] == result["trainable"][1] > 0
 
 
+@pytest.mark.slow
 def test_notebook_08_chat_trainer_is_the_recipes(tmp_path):
     """Notebook 08's SFTConfig is the recipe's chat variant (``--format chat``): assistant_only_loss=True,
     its own checkpoint folder, everything else as 06."""

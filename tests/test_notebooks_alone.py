@@ -7,10 +7,12 @@ runs once more here with an empty output folder, where the smoke profile trains 
 08 and 09 reach the adapter through the same call (checked below).
 """
 
+import pytest
 from conftest import NOTEBOOKS, run_notebook
 from course_utils.runs import read_record
 
 
+@pytest.mark.slow
 def test_notebook_07_runs_alone(tmp_path):
     """Every cell of 07 in a fresh kernel and an empty output folder: its first cell trains the missing
     adapter (``ensure_adapter``) and the rest runs on it. A quick trial (COURSE_MAX_STEPS=4, the

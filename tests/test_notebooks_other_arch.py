@@ -7,6 +7,7 @@ The three run one after the other in one kernel (each runs alone in a kernel of 
 model on the smoke profile (three runs), which nbval's smoke run of 06 already executes; nothing in
 it touches GPT-2, and no later cell reads what it makes."""
 
+import pytest
 import json
 import re
 
@@ -15,6 +16,7 @@ from conftest import COMPARE_TRAINER_WITH_RECIPE, NOTEBOOKS, run_cells_then
 EXPERIMENT = "for rate in ("  # 06's learning-rate experiment cell
 
 
+@pytest.mark.slow
 def test_gpt2_runs_through_loading_lora_and_training(gpt2_dir, tmp_path):
     env = {"COURSE_PROFILE": "smoke", "COURSE_MODEL": str(gpt2_dir), "COURSE_OUTPUT_DIR": str(tmp_path),
            "COURSE_MAX_STEPS": "4"}

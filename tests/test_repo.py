@@ -201,3 +201,22 @@ def test_make_course_with_a_space_in_the_output_folder(tmp_path):
     assert "06_training.ipynb" in executed and "mine.ipynb" in executed
     assert _make("clean", f"COURSE_OUTPUT_DIR={out}").returncode == 0
     assert sorted(p.name for p in (out / "executed").iterdir()) == ["mine.ipynb"]
+
+
+def test_make_test_leaves_the_slow_tests_to_make_test_slow_and_ci_runs_both():
+    """make test is the quick loop (pytest -m "not slow"); make test-slow runs the rest, in the same
+    environment; .ci/run runs both, so every test still runs in CI. A slow test needs the marker."""
+    import subprocess
+
+    env = {**os.environ, "COURSE_OUTPUT_DIR": "/tmp/course-make-n"}
+    commands = {}
+    for target in ("test", "test-slow"):
+        done = subprocess.run(["make", "-n", "-o", ".venv/.installed", target], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        commands[target] = next(line for line in done.stdout.replace("\\\n", " ").splitlines() if "pytest" in line)
+    assert '-m "not slow"' in commands["test"] and " notebooks solutions " in commands["test"]
+    assert "-m slow" in commands["test-slow"] and "COURSE_PROFILE=smoke" in commands["test-slow"]
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make test") < ci.index("make test-slow") < ci.index("make test-laptop")
+    assert "markers" in (REPO / "pyproject.toml").read_text() and "slow:" in (REPO / "pyproject.toml").read_text()

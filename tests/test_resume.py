@@ -37,6 +37,7 @@ class Record(TrainerCallback):
             self.optimizer_steps = int(states[0]["step"]) if states else 0
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_last_checkpoint(tmp_path):
     profile = get_profile(hardware=Hardware(cuda=False), env={"COURSE_OUTPUT_DIR": str(tmp_path)})
     profile = profile.replace(max_steps=12, save_steps=5, logging_steps=2, eval_steps=100)

@@ -224,6 +224,7 @@ class Forbid:
         raise AttributeError(name)
 
 
+@pytest.mark.slow
 def test_finished_run_without_adapter_saves_it_from_the_final_checkpoint(profile):
     p = profile.replace(max_steps=4, save_steps=2, logging_steps=1, eval_steps=100)
     run(p)

@@ -1,5 +1,6 @@
 """The script mirror of notebook 06, alone and data-parallel over two CPU processes."""
 
+import pytest
 import os
 import signal
 import subprocess
@@ -43,6 +44,7 @@ SCRIPT_SAVING_EVERY_2_STEPS = ("import sys; from course_utils.profile import _PR
                                "from course_utils.finetune import main; sys.exit(main())")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_naming_the_checkpoint_a_rerun_resumes(tmp_path):
     out = tmp_path / "out"
     (out / "adapter").mkdir(parents=True)  # an earlier run's adapter: it must not pass for this run's
@@ -121,6 +123,7 @@ def test_data_parallel_setting_only_with_several_processes(monkeypatch):
     assert _data_parallel_settings() == {"ddp_find_unused_parameters": False}
 
 
+@pytest.mark.slow
 def test_accelerate_launch_two_cpu_processes(tmp_path):
     accelerate = Path(sys.executable).parent / "accelerate"
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
