@@ -7,6 +7,8 @@ Notebook 07 writes the calls out once (``PeftModel.from_pretrained``, ``tokenize
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,9 +84,15 @@ def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:
     return PeftModel.from_pretrained(base, str(adapter_dir))
 
 
+def names(text: str, phrase: str) -> bool:
+    """``phrase`` appears in ``text`` as whole words, in any case: "Sucrebon" does not name Sucre,
+    nor "Abbuja" Abuja, although a plain ``in`` finds "sucre" inside "sucrebon"."""
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, flags=re.IGNORECASE) is not None
+
+
 def contains_answer(answer: Answer, expected: str) -> bool:
-    """The expected phrase appears in the answer (case-insensitive) and the answer stopped."""
-    return answer.stopped_at_eos and expected.lower() in answer.text.lower()
+    """The expected phrase appears in the answer as whole words (any case) and the answer stopped."""
+    return answer.stopped_at_eos and names(answer.text, expected)
 
 
 def score(answers: list[Answer], expected: list[str]) -> float:
@@ -92,5 +100,5 @@ def score(answers: list[Answer], expected: list[str]) -> float:
     return sum(contains_answer(a, e) for a, e in zip(answers, expected)) / max(len(expected), 1)
 
 
-__all__ = ["Answer", "RESPONSE_MARKER", "ask", "contains_answer", "generate_answers", "load_with_adapter",
+__all__ = ["Answer", "RESPONSE_MARKER", "ask", "contains_answer", "generate_answers", "names", "load_with_adapter",
            "score"]

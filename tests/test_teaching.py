@@ -296,8 +296,9 @@ def _score_answers():
     from course_utils.inference import Answer
 
     answers = [Answer("The capital is Lima.", True, 5), Answer("lima", True, 2),
-               Answer("Lima. ### Instruction:", False, 24), Answer("Quito.", True, 3)]
-    return answers, ["Lima"] * 4
+               Answer("Lima. ### Instruction:", False, 24), Answer("Quito.", True, 3),
+               Answer("Limaville.", True, 3)]  # whole words: not Lima
+    return answers, ["Lima"] * 5
 
 
 def _generation_case(o: Objects) -> Case:
@@ -400,7 +401,7 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_completion_mask": _mask_case,
     # learning rate 5e-5 (TrainingArguments' default), 12 steps, warm-up ceil(1.2) = 2; the wrong one floors it
     "check_lr_schedule": lambda o: Case(_rate(5e-5, 2, 12), _rate(5e-5, 1, 12), "rounds the warm-up up", (o.trainer(),)),
-    "check_score": lambda o: Case(0.5, 0.75, "max_new_tokens", _score_answers()),
+    "check_score": lambda o: Case(0.4, 0.8, "max_new_tokens", _score_answers()),
     "check_generation": _generation_case,
     "check_own_template": lambda o: Case(OWN_TEMPLATE, OWN_TEMPLATE.replace("{{ message['content'] + '\\n' }}",
                                          "{%- generation %}{{ message['content'] + '\\n' }}{%- endgeneration %}"),

@@ -49,13 +49,16 @@ def check_score(answer: float | None, answers: Sequence[Answer], expected: Seque
         hint = "give the share (divide by the number of answers), not the count."
     else:
         alternatives = [
+            (sum(a.stopped_at_eos and e.lower() in a.text.lower() for a, e in zip(answers, expected)) / n,
+             "match whole words: 'Limaville' only starts with Lima, it does not name it (a regular expression "
+             "with \\b on both sides, or course_utils.inference.names)."),
             (sum(e.lower() in a.text.lower() for a, e in zip(answers, expected)) / n,
              "an answer that ran into max_new_tokens (no EOS) does not count, even if it names the right thing."),
             (sum(a.stopped_at_eos and e in a.text for a, e in zip(answers, expected)) / n,
              "compare without caring about upper or lower case."),
         ]
         hint = _share_hints(value, truth, alternatives,
-                            "an answer counts when it stopped at EOS and contains the expected phrase.")
+                            "an answer counts when it stopped at EOS and contains the expected phrase as whole words.")
     return _wrong(f"{answer} is not the score.", hint)
 
 
