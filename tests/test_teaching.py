@@ -213,7 +213,7 @@ def _smallest_case(o: Objects) -> Case:
 
 
 def _memory(n, trainable, per_token, tokens, weight_bytes=2):
-    return (weight_bytes * n + 12 * trainable + tokens * per_token) / 2**30
+    return (weight_bytes * n + 16 * trainable + tokens * per_token) / 2**30
 
 
 def _mask_case(o: Objects) -> Case:

@@ -132,16 +132,17 @@ def check_bnb_4bit_config(answer: Any, compute_dtype: Any) -> bool:
 
 
 def _lora_gib(n_params: float, trainable: float, per_token: float, tokens: float, weight_bytes: float = 2) -> float:
-    """LoRA training memory, GiB: frozen weights, 4 + 8 bytes per trained parameter, activations."""
-    return (weight_bytes * n_params + 12 * trainable + tokens * per_token) / 2**30
+    """LoRA training memory, GiB: frozen weights, 16 bytes per trained (float32) adapter parameter
+    (weight 4, gradient 4, two AdamW moments 8), activations."""
+    return (weight_bytes * n_params + 16 * trainable + tokens * per_token) / 2**30
 
 
 @asks_for("code")
 def check_memory_row(answer: Any, n_params: int, trainable: int, act_bytes_per_token: float, tokens: int) -> bool:
     """Notebook 04, exercise 4: a function ``lora_gib(n_params, trainable, per_token, tokens, weight_bytes=2)``
     that estimates LoRA's training memory in GiB: ``weight_bytes`` per frozen weight (2 in bf16),
-    4 + 8 bytes (float32 gradient, two AdamW moments) per ``trainable`` parameter, ``per_token``
-    bytes of activations for each of ``tokens``.
+    16 bytes per ``trainable`` adapter parameter (peft keeps adapters in float32: weight 4, gradient 4,
+    two AdamW moments 8), ``per_token`` bytes of activations for each of ``tokens``.
 
     Called first on the notebook's row (the arguments given: bf16 LoRA on every linear layer), then
     with twice the tokens, in 4-bit (``weight_bytes=0.5``) and on a small made-up model, so a
@@ -174,23 +175,26 @@ def check_memory_row(answer: Any, n_params: int, trainable: int, act_bytes_per_t
         weights, acts = kwargs.get("weight_bytes", 2) * n_, tokens_ * act_
         if math.isclose(value, truth * gib, rel_tol=1e-3):
             hint = "that is in bytes: divide by 2**30 for GiB."
-        elif math.isclose(value, (weights + 12 * t_) / gib, rel_tol=1e-3):
+        elif math.isclose(value, (weights + 16 * t_) / gib, rel_tol=1e-3):
             hint = "the activations are missing: tokens x bytes per token."
         elif math.isclose(value, (16 * n_ + acts) / gib, rel_tol=1e-3):
-            hint = "16 bytes per parameter is full fine-tuning; with LoRA only the adapters have gradients and AdamW state."
-        elif math.isclose(value, (weights + 4 * t_ + acts) / gib, rel_tol=1e-3):
-            hint = "AdamW keeps two float32 moments per trained parameter (8 bytes) besides the 4-byte gradient."
-        elif math.isclose(value, (weights + 12 * t_ + acts) / 1e9, rel_tol=1e-3):
+            hint = "16 bytes for every parameter is full fine-tuning; with LoRA only the adapters train."
+        elif math.isclose(value, (weights + 12 * t_ + acts) / gib, rel_tol=1e-3):
+            hint = ("the adapters' own float32 weights count too: 4 (weight) + 4 (gradient) + 8 (two AdamW "
+                    "moments) = 16 bytes per trained parameter.")
+        elif math.isclose(value, (weights + 8 * t_ + acts) / gib, rel_tol=1e-3):
+            hint = "AdamW keeps two float32 moments per trained parameter (8 bytes) besides its weight and gradient."
+        elif math.isclose(value, (weights + 16 * t_ + acts) / 1e9, rel_tol=1e-3):
             hint = "that is in GB (10**9 bytes); the table is in GiB (2**30)."
         elif kwargs and math.isclose(value, _lora_gib(*args), rel_tol=1e-3):
             hint = "weight_bytes is ignored: the frozen weights take weight_bytes each (2 in bf16, 0.5 in 4-bit)."
         elif args != cases[0][0] or kwargs:
             hint = "the first row was right, this one is not: compute from the arguments, not from typed-in numbers."
         else:
-            hint = "weight_bytes * n_params + 12 * trainable + tokens * per_token, in bytes, then / 2**30."
+            hint = "weight_bytes * n_params + 16 * trainable + tokens * per_token, in bytes, then / 2**30."
         return _wrong(f"{call} gave {value:g} GiB, expected {truth:.3f}.", hint)
     (n_, t_, act_, tokens_), _ = cases[0]
-    return _right(f"{2 * n_ / 2**30:.1f} GiB of weights + {12 * t_ / 2**30:.2f} GiB for the adapters' gradients and "
-                  f"AdamW + {tokens_ * act_ / 2**30:.1f} GiB of activations = {_lora_gib(n_, t_, act_, tokens_):.1f} GiB "
+    return _right(f"{2 * n_ / 2**30:.1f} GiB of weights + {16 * t_ / 2**30:.2f} GiB for the adapters (weight, gradient, "
+                  f"AdamW) + {tokens_ * act_ / 2**30:.1f} GiB of activations = {_lora_gib(n_, t_, act_, tokens_):.1f} GiB "
                   f"in bf16; {_lora_gib(n_, t_, act_, tokens_, 0.5):.1f} GiB with 4-bit weights (a floor: no scales, "
                   "no de-quantized copies).")

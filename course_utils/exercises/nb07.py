@@ -31,8 +31,8 @@ __all__ = ['check_score', 'check_generation']
 def check_score(answer: float | None, answers: Sequence[Answer], expected: Sequence[str]) -> bool:
     """Notebook 07, exercise 1: the course's score of ``answers``, computed by hand.
 
-    An answer counts when it stopped at EOS and contains its expected phrase, ignoring case;
-    the score is the share of answers that count.
+    An answer counts when it stopped at EOS and names its expected phrase as whole words, ignoring
+    case (``course_utils.inference.names``); the score is the share of answers that count.
     """
     if _unanswered(answer):
         return _not_answered("score the answers with the course's rule.")
