@@ -285,6 +285,24 @@ def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | 
 
 
 @contextmanager
+def alpaca_source(source: str) -> Iterator[tuple[str, str | None]]:
+    """Notebook 02's guard around its own ``load_dataset`` call, in one line.
+
+    Yields ``(path, data_files)`` for ``load_dataset(path, data_files=data_files, split="train")``:
+    ``("tatsu-lab/alpaca", None)`` for a Hub id, ``("json", "<file>")`` for a local ``.jsonl`` file or
+    ``"sample"`` (the course's shipped file). A local file is checked line by line first
+    (:func:`check_data_file`); a library error inside the block becomes one :class:`DataError`
+    with the cause and a fix (:func:`data_load_errors`). :func:`load_alpaca` does the same in one call.
+    """
+    name, kwargs = _resolve_source(source)
+    data_files = kwargs.get("data_files")
+    if data_files is not None:
+        check_data_file(data_files)
+    with data_load_errors(source):
+        yield name, data_files
+
+
+@contextmanager
 def data_load_errors(source: str) -> Iterator[None]:
     """Around a ``load_dataset`` call (notebook 02): the library's long errors become one
     :class:`DataError` with the cause and a fix (a Hub id that is misspelt or not cached offline)."""
@@ -301,6 +319,17 @@ def data_load_errors(source: str) -> Iterator[None]:
             "check the Hub id (spelling, 'owner/name'); offline (HF_DATASETS_OFFLINE=1) only datasets "
             "already in the cache load, so download it once with network or point COURSE_DATA at a "
             "local file ('sample' is the course's own)", where=str(source)) from exc
+
+
+def _file_lines(source: str, lines: Sequence[int] | None) -> Sequence[int] | None:
+    """The rows' line numbers, read from ``source`` when it is a local file and none were given
+    (only when a problem is reported: the rows that pass cost nothing)."""
+    if lines is None and Path(str(source)).suffix.lower() in LOCAL_FORMATS and Path(str(source)).is_file():
+        try:
+            return check_data_file(source)
+        except DataError:
+            return None
+    return lines
 
 
 def _where(index: int, lines: Sequence[int] | None, source: str) -> str:
@@ -347,11 +376,13 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
             continue
         bad = [i for i, v in enumerate(values) if not (isinstance(v, str) or (v is None and column == "input"))]
         if bad:
+            lines = _file_lines(source, lines)
             raise _wrong_kind(column, values[bad[0]], [_where(i, lines, source) for i in bad], len(bad),
                               csv_file=str(source).lower().endswith(".csv"))
     for column in REQUIRED_COLUMNS:
         blank = [i for i, v in enumerate(columns[column]) if not v.strip()]
         if blank:
+            lines = _file_lines(source, lines)
             what = ("an empty output teaches the model to answer nothing and stop at once"
                     if column == "output" else "an empty instruction gives the model nothing to follow")
             raise DataError(
@@ -371,6 +402,7 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
     differ = [i for i, (t, e) in enumerate(zip(texts, expected))
               if not isinstance(t, str) or t.strip() != e.strip()]
     if differ:
+        lines = _file_lines(source, lines)
         ds = ds.remove_columns("text").add_column("text", expected)
         warn(f"{len(differ)} of {len(texts)} rows of {source} had a 'text' that does not match their "
              "instruction/input/output in the Alpaca template; 'text' was rebuilt from those columns",

@@ -183,6 +183,16 @@ def _common_case(o: Objects) -> Case:
     return Case(("Add.", 3), ("Sort.", 2), "appears more often", (data,))
 
 
+def _unique_case(o: Objects) -> Case:
+    """Two rows repeat a prompt; one shares only the instruction (another input: a different prompt)."""
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"instruction": ["Add.", "Sort.", "Add.", "Sort.", "Add."],
+                              "input": ["1 2", "b a", "1 2", "c d", "3 4"],
+                              "output": ["3", "a b", "three", "c d", "7"]})
+    return Case(data.select([0, 1, 3, 4]), data.select([0, 1]), "another input", (data,))
+
+
 def _share_case(o: Objects) -> Case:
     lengths = _lengths(o.tokenizer, TEXTS)
     limit = sorted(lengths)[1]
@@ -385,6 +395,7 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_unpacked_rows": _unpacked_case,
     "check_prompt": _prompt_case,
     "check_most_common_instruction": _common_case,
+    "check_unique_prompts": _unique_case,
     "check_share_over": _share_case,
     "check_smallest_max_length": _smallest_case,
     "check_fits_filter": _filter_case,
@@ -569,8 +580,8 @@ def test_code_cells_write_out_the_taught_calls(number):
 # (check, call): the check's text comes before the call's first appearance in the lesson's code;
 # call None: the check only has to be there.
 GUARDS = {
-    "02": [("check_data_file(source)", "load_dataset("), ("validate_alpaca(raw, Path(source).name, lines=lines)", None),
-           ("validate_alpaca(raw, source)", None)],
+    "02": [("with alpaca_source(profile.data) as (path, data_files):", "load_dataset("),
+           ("validate_alpaca(raw, data_files or path)", None)],
     "03": [("warn_if_cut(tokens, profile.max_length)", None)],
     "04": [("check_tokenizer_folder(profile.model)", "tokenizer = AutoTokenizer.from_pretrained("),
            ("check_model_folder(profile.model)", "model = AutoModelForCausalLM.from_pretrained("),
