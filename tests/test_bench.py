@@ -1,9 +1,10 @@
 """The throughput benchmark in --tiny mode (CPU, seconds), so it cannot rot between GPU runs."""
 
-import pytest
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -28,6 +28,7 @@ def _env(tmp_path):
     return {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(tmp_path / "outputs")}
 
 
+@pytest.mark.slow
 def test_notebook_05_lora_config_is_the_recipes(tmp_path):
     result = run_cells_then(NOTEBOOKS / "05_lora_config.ipynb", _env(tmp_path), LORA_CHECK, upto="config = LoraConfig(")
     assert result["type"] == "LoraConfig" and result["fields"] > 10

@@ -1,6 +1,5 @@
 """The script mirror of notebook 06, alone and data-parallel over two CPU processes."""
 
-import pytest
 import os
 import signal
 import subprocess
@@ -8,6 +7,8 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+import pytest
 
 from course_utils.finetune import interrupted_message, short_course_warnings
 from course_utils.profile import Hardware, get_profile

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import nbformat
+import pytest
 
 from course_utils import site
 
@@ -42,6 +43,7 @@ def test_links_point_at_pages_and_headings_get_github_anchors():
         '<h2 id="set-up--run-make">Set up &amp; run: <code>make</code></h2>'
 
 
+@pytest.mark.slow  # nbconvert's HTML exporter over the nine notebooks; make test-ui builds the site too
 def test_site_builds_offline_from_notebooks(tmp_path, monkeypatch):
     executed = tmp_path / "executed"
     shutil.copytree(site.NOTEBOOKS, executed)

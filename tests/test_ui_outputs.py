@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -53,6 +55,7 @@ logging.getLogger("bitsandbytes.backends.cpu.ops").warning("an unrelated bitsand
 """
 
 
+@pytest.mark.slow
 def test_noise_a_learner_cannot_act_on_is_silenced_and_nothing_else():
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.pop("PYTHONWARNINGS", None)  # make test ignores warnings; a learner's kernel does not

@@ -226,6 +226,7 @@ def test_load_tokenizer_gives_51200_ids_offline(tmp_path, monkeypatch):
     assert tok.pad_token == EOS and tok.pad_token_id == tok.eos_token_id == 50256  # EOS reused
 
 
+@pytest.mark.slow  # two full XGen encodings built from GPT-2's BPE files
 @needs_gpt2
 def test_an_old_50313_id_build_is_never_reused(real_tok, tmp_path, monkeypatch):
     """A folder saved by the course's first build (June-July 2023 layout) is refused."""
