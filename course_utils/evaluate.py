@@ -1,6 +1,7 @@
 """Evaluate and ship (notebook 09): the plumbing around the calls the notebook writes out.
 
 - :func:`answer_loss`: notebook 07's eval loss of the answer tokens, for any model;
+- :func:`plain_passages`: plain text (no instruction) to measure what fine-tuning did outside its data;
 - :data:`TASKS_DIR`: the course's lm-eval task (YAML + local jsonl), passed as ``include_path``;
 - :func:`judge_prompt`, :func:`parse_score`: an LLM judge's prompt with a rubric, and its score read back;
 - :func:`model_card`: the README written beside the merged model;
@@ -63,7 +64,24 @@ def normalise(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# rung 3: the course's lm-eval task
+# rung 3: outside the fine-tuning data
+
+def plain_passages(n: int = 8, seed: int = 7) -> list[str]:
+    """``n`` passages of plain text, none of them an instruction: documents drawn the way the tiny
+    model's pre-training text is (:func:`course_utils.sample_data.pretraining_texts`: facts about
+    capitals, animals, opposites, sums, short guides, as running prose), in an order it never read;
+    none equals a pre-training document. Notebook 09 measures each model's loss per token on them:
+    what fine-tuning did to the base model's plain language."""
+    import random
+
+    from .sample_data import pretraining_texts
+
+    seen = set(pretraining_texts())
+    fresh = [doc for doc in pretraining_texts(seed=seed) if doc not in seen]
+    return random.Random(seed).sample(fresh, n)
+
+
+# the course's lm-eval task
 
 def write_capitals_task(path: Path | None = None) -> Path:
     """Write ``course_capitals.jsonl``: the twelve held-out capital questions in the Alpaca template,
@@ -208,9 +226,11 @@ def model_card(*, base_model: str, base_license: str, data: str, data_license: s
     licence = (f"- **Base model:** `{base_model}`, licence {base_license}.\n"
                f"- **Fine-tuning data:** `{data}`, licence {data_license}.\n")
     if non_commercial:
-        licence += ("- **These weights inherit the data's non-commercial restriction:** they were trained on "
-                    f"data released under {data_license}, so use them for research and teaching only, "
-                    "not commercially, whatever the base model's own licence allows.\n")
+        licence += ("- **Marked non-commercial, as a cautious reading:** the data is released under "
+                    f"{data_license}. Whether a non-commercial term of the data reaches weights trained on it is "
+                    "not settled; this card assumes it does, so use these weights for research and teaching "
+                    "only, whatever the base model's own licence allows. Not legal advice: before any "
+                    "commercial use, ask a lawyer.\n")
     params = "\n".join(f"| {k} | {v} |" for k, v in hyperparameters.items())
     return f"""{header}
 
@@ -379,5 +399,5 @@ def _wait_healthy(server: Server, timeout: float) -> None:
 
 
 __all__ = ["CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
-           "free_port", "harness_scores", "judge_prompt", "markdown_table", "model_card", "normalise",
+           "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]

@@ -6,6 +6,13 @@
   lost and a reader sees them frozen at 0 %, and they ask nothing of the learner (the cells print
   what was done). The Trainer's own training bar stays, and so do the Hub's download bars (a 14 GB
   download should show its progress).
+- :func:`quiet_harness` (notebook 09, around ``lm_eval.simple_evaluate``): lm-eval's own progress bars
+  (three per model and task, plain ``tqdm`` on stderr, so a saved notebook keeps every redraw as a
+  fragment) are off inside the block, and two of its log messages are dropped everywhere: the hint that
+  custom kwargs "can be passed to ``--metadata``" (the course's task takes none) and the guess that a
+  model "appears to be an instruct or chat variant" (made from the word "chat" in notebook 08's adapter
+  folder: the course scores every model on the same Alpaca prompts on purpose). Any other lm-eval
+  warning, and every error, still shows.
 - :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``): the Trainer's
   notebook display shows trl's token count as an integer (it logs a float, ``101868.000000``), and
   an ``evaluate()`` outside ``train()`` no longer prints a one-row table of "No log" cells; the cell
@@ -17,8 +24,11 @@ Importing this module is cheap: transformers is imported by the functions that n
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -41,6 +51,54 @@ def quiet_library_bars() -> None:
     transformers_logging.disable_progress_bar()  # "Loading weights", "Writing model shards"
     if not hub_bars_were_off and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ:
         enable_progress_bars()  # transformers turned the Hub's bars off too: downloads keep theirs
+
+
+# lm-eval's log messages that ask nothing of the learner: (logger, a piece of the message)
+HARNESS_HINTS = (
+    ("lm_eval.api.task", "Custom kwargs can be passed to `--metadata`"),
+    ("lm_eval.evaluator", "or chat variant but chat template is not applied"),
+)
+
+
+class _DropHint(logging.Filter):
+    """Drops the log records whose message contains ``text`` (spaces and line breaks compared as one
+    space); lets every other record through."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in " ".join(str(record.msg).split())  # lm-eval wraps long messages
+
+
+def _drop_harness_hints() -> None:
+    for name, text in HARNESS_HINTS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropHint) and f.text == text for f in logger.filters):
+            logger.addFilter(_DropHint(text))
+
+
+@contextmanager
+def quiet_harness() -> Iterator[None]:
+    """Inside the block, every ``tqdm`` bar is created disabled (lm-eval's: building the requests,
+    "Tokenizing inputs", "Running loglikelihood requests"); lm-eval's two hints are dropped (see the
+    module's docstring). On the GPU profiles that includes the bars of the harness's small dataset
+    downloads. Errors are untouched: they raise as usual. The bars come back on leaving the block."""
+    from tqdm import std
+
+    _drop_harness_hints()
+    original = std.tqdm.__dict__["__init__"]
+
+    def silent_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["disable"] = True
+        original.__get__(self, type(self))(*args, **kwargs)
+
+    std.tqdm.__init__ = silent_init
+    try:
+        yield
+    finally:
+        std.tqdm.__init__ = original
 
 
 _CALLBACK: type | None = None

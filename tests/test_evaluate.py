@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.evaluate import (CAPITALS_TASK, TASKS_DIR, licence_of, markdown_table, model_card,
-                                   normalise, parse_score, port_in_use, write_capitals_task)
+                                   normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
 from course_utils.profile import ALPACA_ID, TINY_MODEL_DIR, XGEN_ID
 
@@ -26,6 +26,16 @@ def test_normalise():
     assert normalise("The capital of Peru is  Lima.") == normalise("the capital of peru is lima")
 
 
+def test_plain_passages_are_new_documents_of_the_pretraining_prose():
+    """Rung 3a's text: prose of the kind the tiny model read, never one of its documents, no template."""
+    from course_utils.sample_data import pretraining_texts
+
+    passages = plain_passages()
+    assert len(passages) == 8 and passages == plain_passages()  # the same passages every run
+    assert not set(passages) & set(pretraining_texts())
+    assert not any("###" in p or "Instruction" in p for p in passages)
+
+
 def test_model_card_says_non_commercial_for_alpaca():
     card = model_card(base_model=XGEN_ID, base_license=licence_of(XGEN_ID), data=ALPACA_ID,
                       data_license=licence_of(ALPACA_ID), hyperparameters={"r": 16},
@@ -33,6 +43,7 @@ def test_model_card_says_non_commercial_for_alpaca():
                       intended_use="teaching")
     assert card.startswith("---\nlicense: cc-by-nc-4.0\nbase_model: Salesforce/xgen-7b-8k-base\n")
     assert "non-commercial" in card and "Apache-2.0" in card and "CC BY-NC 4.0" in card
+    assert "cautious reading" in card and "not settled" in card  # a reading of the licence, not a fact
     assert "| 1 eval loss | 2.000 | 1.500 |" in card
     sample = model_card(base_model=str(TINY_MODEL_DIR), base_license=licence_of("x", True), data="sample",
                         data_license=licence_of("sample"), hyperparameters={}, evaluation=[{"m": float("nan")}],

@@ -1,5 +1,6 @@
-"""What reaches the learner: figures are image outputs whatever the matplotlib backend, and two
-messages a learner cannot act on are silenced at their source (narrowly: others still show)."""
+"""What reaches the learner: figures are image outputs whatever the matplotlib backend, and
+messages a learner cannot act on are silenced at their source (narrowly: others still show), lm-eval's
+progress bars and hints in notebook 09's harness cell among them."""
 
 import os
 import subprocess
@@ -52,6 +53,26 @@ get_peft_model(LlamaForCausalLM(config), LoraConfig(r=2, target_modules=["q_proj
 warnings.warn("an unrelated FutureWarning still shows", FutureWarning)
 import logging
 logging.getLogger("bitsandbytes.backends.cpu.ops").warning("an unrelated bitsandbytes message still shows")
+
+# notebook 09's harness run: lm-eval's bars and its two hints stay out, its other messages and later bars do not
+import shutil, tempfile
+from lm_eval import simple_evaluate
+from lm_eval.tasks import TaskManager
+from tqdm import tqdm
+from course_utils.evaluate import CAPITALS_TASK, TASKS_DIR
+from course_utils.profile import TINY_MODEL_DIR
+from course_utils.progress import quiet_harness
+
+with tempfile.TemporaryDirectory() as scratch:
+    chat_named = shutil.copytree(TINY_MODEL_DIR, f"{scratch}/tiny-chat")  # lm-eval guesses 'chat' from the name
+    with quiet_harness():
+        results = simple_evaluate(model="hf", model_args={"pretrained": chat_named}, tasks=[CAPITALS_TASK],
+                                  device="cpu", log_samples=False,
+                                  task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False))
+print("harness acc", results["results"][CAPITALS_TASK]["acc,none"])
+logging.getLogger("lm_eval.api.task").warning("an unrelated lm-eval message still shows")
+for _ in tqdm(range(3), desc="a bar after the harness still shows"):
+    pass
 """
 
 
@@ -59,9 +80,15 @@ logging.getLogger("bitsandbytes.backends.cpu.ops").warning("an unrelated bitsand
 def test_noise_a_learner_cannot_act_on_is_silenced_and_nothing_else():
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.pop("PYTHONWARNINGS", None)  # make test ignores warnings; a learner's kernel does not
+    env.pop("TQDM_DISABLE", None)  # make test turns every bar off; a learner's kernel does not
     done = subprocess.run([sys.executable, "-c", NOISE], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "No module named 'kernels'" not in done.stderr
     assert "is_gradient_checkpointing" not in done.stderr
     assert "an unrelated FutureWarning still shows" in done.stderr
     assert "an unrelated bitsandbytes message still shows" in done.stderr
+    assert "harness acc" in done.stdout  # the harness ran
+    for noise in ("Running loglikelihood requests", "Tokenizing inputs", "/12 [", "--metadata", "chat variant"):
+        assert noise not in done.stderr, noise
+    assert "an unrelated lm-eval message still shows" in done.stderr
+    assert "a bar after the harness still shows" in done.stderr
