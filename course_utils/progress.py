@@ -6,7 +6,8 @@
   lost and a reader sees them frozen at 0 %, and they ask nothing of the learner (the cells print
   what was done). The Trainer's own training bar stays, and so do the Hub's download bars (a 14 GB
   download should show its progress).
-- :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``): the Trainer's
+- :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``; later trainers of the
+  kernel get the same display): the Trainer's
   notebook display shows trl's token count as an integer (it logs a float, ``101868.000000``), and
   an ``evaluate()`` outside ``train()`` no longer prints a one-row table of "No log" cells; the cell
   prints the eval loss itself. Every display it shows carries a text form beside its HTML (the bar's
@@ -156,12 +157,17 @@ def _course_notebook_callback() -> type:
 
 
 def tidy_progress(trainer: Any) -> Any:
-    """Swap the Trainer's notebook display for the course's (see the module's docstring). Outside a
-    notebook (a script, ``disable_tqdm=True``) the trainer has no notebook display: nothing changes.
-    Returns the trainer."""
+    """Swap the Trainer's notebook display for the course's (see the module's docstring). Trainers
+    built later in the same kernel get the course's display too (transformers picks it from
+    ``transformers.trainer.DEFAULT_PROGRESS_CALLBACK``), so a second trainer in the notebook shows the
+    same. Outside a notebook (a script, ``disable_tqdm=True``) the trainer has no notebook display:
+    nothing changes. Returns the trainer."""
     from transformers.utils.notebook import NotebookProgressCallback
 
     if any(type(c) is NotebookProgressCallback for c in trainer.callback_handler.callbacks):
         trainer.remove_callback(NotebookProgressCallback)
         trainer.add_callback(_course_notebook_callback())
+        module = sys.modules.get("transformers.trainer")
+        if module is not None and getattr(module, "DEFAULT_PROGRESS_CALLBACK", None) is NotebookProgressCallback:
+            module.DEFAULT_PROGRESS_CALLBACK = _course_notebook_callback()
     return trainer

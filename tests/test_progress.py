@@ -49,7 +49,7 @@ def test_notebook_display_shows_integer_tokens_and_no_table_outside_training(mon
     assert rows and rows[0]["Num Tokens"] == 512 and isinstance(rows[0]["Num Tokens"], int)
 
 
-def test_tidy_progress_swaps_only_the_notebook_display():
+def test_tidy_progress_swaps_only_the_notebook_display(monkeypatch):
     from transformers import PrinterCallback
     from transformers.trainer_callback import CallbackHandler
     from transformers.utils.notebook import NotebookProgressCallback
@@ -61,8 +61,12 @@ def test_tidy_progress_swaps_only_the_notebook_display():
         return SimpleNamespace(callback_handler=handler, remove_callback=handler.remove_callback,
                                add_callback=handler.add_callback)
 
+    import transformers.trainer
+
+    monkeypatch.setattr(transformers.trainer, "DEFAULT_PROGRESS_CALLBACK", NotebookProgressCallback)  # as in Jupyter
     trainer = tidy_progress(tidy_progress(trainer_with(NotebookProgressCallback)))  # twice: still one display
     assert [type(c) for c in trainer.callback_handler.callbacks] == [_course_notebook_callback()]
+    assert transformers.trainer.DEFAULT_PROGRESS_CALLBACK is _course_notebook_callback()  # later trainers too
     script = tidy_progress(trainer_with(PrinterCallback))  # not in a notebook: unchanged
     assert [type(c) for c in script.callback_handler.callbacks] == [PrinterCallback]
 
