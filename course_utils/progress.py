@@ -13,10 +13,14 @@
   model "appears to be an instruct or chat variant" (made from the word "chat" in notebook 08's adapter
   folder: the course scores every model on the same Alpaca prompts on purpose). Any other lm-eval
   warning, and every error, still shows.
-- :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``): the Trainer's
+- :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``; later trainers of the
+  kernel get the same display): the Trainer's
   notebook display shows trl's token count as an integer (it logs a float, ``101868.000000``), and
   an ``evaluate()`` outside ``train()`` no longer prints a one-row table of "No log" cells; the cell
-  prints the eval loss itself.
+  prints the eval loss itself. Every display it shows carries a text form beside its HTML (the bar's
+  label and the metrics table as aligned text), and a finished evaluation bar keeps a one-line summary
+  instead of an empty HTML output: read outside Jupyter (nbconvert to markdown, a text viewer), the
+  trainer's outputs are no longer ``<IPython.core.display.HTML object>``.
 
 Importing this module is cheap: transformers is imported by the functions that need it.
 """
@@ -104,13 +108,96 @@ def quiet_harness() -> Iterator[None]:
 _CALLBACK: type | None = None
 
 
+class _Shown:
+    """One display: the same content as HTML (Jupyter, the course site) and as text (nbconvert to
+    markdown or text, a terminal viewer), instead of an ``IPython.display.HTML`` whose text form is
+    ``<IPython.core.display.HTML object>``."""
+
+    def __init__(self, html: str, text: str) -> None:
+        self.html, self.text = html, text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _text_table(rows: list[list[Any]]) -> str:
+    """transformers' metrics table (header row, then value rows) as right-aligned text columns."""
+    cells = [[f"{x:.6f}" if isinstance(x, float) else str(x) for x in row] for row in rows]
+    columns = max(len(row) for row in cells)
+    cells = [row + [""] * (columns - len(row)) for row in cells]  # a column added later: earlier rows lack it
+    widths = [max(len(row[i]) for row in cells) for i in range(columns)]
+    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
+
+
+def _show(bar: Any, shown: _Shown) -> None:
+    from transformers.utils import notebook
+
+    if bar.output is None:
+        bar.output = notebook.disp.display(shown, display_id=True)
+    else:
+        bar.output.update(shown)
+
+
 def _course_notebook_callback() -> type:
-    """transformers' notebook display, with integer token counts and no table outside training."""
+    """transformers' notebook display, with integer token counts, no table outside training and a
+    text form for every output."""
     global _CALLBACK
     if _CALLBACK is None:
-        from transformers.utils.notebook import NotebookProgressCallback
+        import time
+
+        from transformers.trainer_utils import has_length
+        from transformers.utils.notebook import (
+            NotebookProgressBar,
+            NotebookProgressCallback,
+            NotebookTrainingTracker,
+            format_time,
+            html_progress_bar,
+            text_to_html_table,
+        )
+
+        class EvaluationBar(NotebookProgressBar):
+            """The bar of an ``evaluate()`` outside training; once closed, a line that says what ran."""
+
+            def display(self) -> None:
+                self.html_code = html_progress_bar(self.value, self.total, self.prefix, self.label, self.width)
+                _show(self, _Shown(self.html_code, f"{self.prefix} {self.label}"))
+
+            def close(self) -> None:
+                if self.output is not None:
+                    took = format_time(time.time() - self.start_time)
+                    line = f"{self.prefix}: {self.value}/{self.total} batches in {took}"
+                    self.output.update(_Shown(f"<div>{line}</div>", line))
+
+        class TrainingTracker(NotebookTrainingTracker):
+            """The training bar and its metrics table, in HTML and as text."""
+
+            def display(self) -> None:
+                self.html_code = html_progress_bar(self.value, self.total, self.prefix, self.label, self.width)
+                text = f"Training {self.label}"
+                if self.inner_table is not None:
+                    self.html_code += text_to_html_table(self.inner_table)
+                    text += "\n" + _text_table(self.inner_table)
+                if self.child_bar is not None:
+                    self.html_code += self.child_bar.html_code
+                    text += f"\nEvaluating {self.child_bar.label}"
+                _show(self, _Shown(self.html_code, text))
 
         class CourseNotebookProgress(NotebookProgressCallback):
+            def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+                super().on_train_begin(args, state, control, **kwargs)
+                self.training_tracker = TrainingTracker(state.max_steps, self.training_tracker.inner_table[0])
+
+            def on_prediction_step(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None,
+                                   **kwargs: Any) -> None:
+                if self.prediction_bar is None and self.training_tracker is None and has_length(eval_dataloader):
+                    self.prediction_bar = EvaluationBar(len(eval_dataloader), prefix="Evaluation")
+                    self.prediction_bar.update(1)
+                    return
+                super().on_prediction_step(args, state, control, eval_dataloader=eval_dataloader, **kwargs)
+
             def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
                             **kwargs: Any) -> None:
                 for key, value in (metrics or {}).items():  # trl logs the token count as a float
@@ -128,12 +215,17 @@ def _course_notebook_callback() -> type:
 
 
 def tidy_progress(trainer: Any) -> Any:
-    """Swap the Trainer's notebook display for the course's (see the module's docstring). Outside a
-    notebook (a script, ``disable_tqdm=True``) the trainer has no notebook display: nothing changes.
-    Returns the trainer."""
+    """Swap the Trainer's notebook display for the course's (see the module's docstring). Trainers
+    built later in the same kernel get the course's display too (transformers picks it from
+    ``transformers.trainer.DEFAULT_PROGRESS_CALLBACK``), so a second trainer in the notebook shows the
+    same. Outside a notebook (a script, ``disable_tqdm=True``) the trainer has no notebook display:
+    nothing changes. Returns the trainer."""
     from transformers.utils.notebook import NotebookProgressCallback
 
     if any(type(c) is NotebookProgressCallback for c in trainer.callback_handler.callbacks):
         trainer.remove_callback(NotebookProgressCallback)
         trainer.add_callback(_course_notebook_callback())
+        module = sys.modules.get("transformers.trainer")
+        if module is not None and getattr(module, "DEFAULT_PROGRESS_CALLBACK", None) is NotebookProgressCallback:
+            module.DEFAULT_PROGRESS_CALLBACK = _course_notebook_callback()
     return trainer
