@@ -376,6 +376,7 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
     from .checks import check_model
     from .data import train_eval_split
     from .models import load_model, load_tokenizer
+    from .progress import tidy_progress
     from .recipe import make_trainer, save_adapter, train
 
     with exclusive(profile.output_dir):
@@ -392,6 +393,7 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
         check_model(model, tokenizer, profile.max_length)
         trainer = make_trainer(profile, model, tokenizer, train_data, eval_data,
                                **{**_data_parallel_settings(), **overrides})
+        tidy_progress(trainer)  # in a notebook (07 or 08 rebuilding an adapter): the course's display
         for callback in callbacks or []:
             trainer.add_callback(callback)
         with trainer.args.main_process_first(desc="preparing the output folder"):
