@@ -239,7 +239,8 @@ def _same_model(a: str, b: str) -> bool:
 def check_adapter(adapter_dir: str | Path, base: Any = None) -> dict[str, Any]:
     """An adapter folder that is complete and belongs to ``base``; returns its ``adapter_config``.
 
-    - no folder or no ``adapter_config.json``: :class:`MissingArtifactError` (run notebook 06);
+    - no folder or no ``adapter_config.json``: :class:`MissingArtifactError` (run notebook 06, or 08
+      for ``adapter-chat``);
     - a config but no weights, or weights cut short: :class:`ModelLoadError`;
     - LoRA layers the base does not have, or of other shapes: :class:`ModelLoadError` naming both
       models; saved from a model of another name with the same shapes: a warning naming both.
@@ -247,17 +248,18 @@ def check_adapter(adapter_dir: str | Path, base: Any = None) -> dict[str, Any]:
     from .files import recover
 
     adapter_dir = recover(Path(adapter_dir))
+    notebook = "08_chat_format" if adapter_dir.name == "adapter-chat" else "06_training"  # who saves it
     if not (adapter_dir / "adapter_config.json").is_file():
         raise MissingArtifactError(
             f"no trained adapter in {adapter_dir}",
-            "run notebooks/06_training.ipynb first (same COURSE_PROFILE and COURSE_OUTPUT_DIR; on Colab, "
+            f"run notebooks/{notebook}.ipynb first (same COURSE_PROFILE and COURSE_OUTPUT_DIR; on Colab, "
             "where each notebook has a runtime of its own, keep COURSE_OUTPUT_DIR on Google Drive: README)")
     config = _read_json(adapter_dir / "adapter_config.json")
     weights = next((adapter_dir / w for w in ADAPTER_WEIGHTS if (adapter_dir / w).is_file()), None)
     if weights is None:
         raise ModelLoadError(f"{adapter_dir} has adapter_config.json but no weights "
                              f"({' or '.join(ADAPTER_WEIGHTS)})",
-                             "the save stopped half-way: rerun notebook 06 (training resumes from its "
+                             f"the save stopped half-way: rerun notebook {notebook[:2]} (training resumes from its "
                              "last checkpoint and saves the adapter)", where=str(adapter_dir))
     shapes = check_weights_file(weights)
     if base is None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .chat import SYSTEM_PROMPT
 from .errors import CourseError
 
 TASKS_DIR = Path(__file__).parent / "assets" / "lm_eval_tasks"
@@ -206,10 +207,23 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# The card's "Prompt format": the format the shipped weights were trained on, and nothing else.
+ALPACA_FORMAT = ("The Alpaca template: `Below is an instruction ... ### Instruction:\\n<text>\\n\\n### Response:\\n`; "
+                 "the answer ends with the EOS token. The tokenizer has no chat template: send prompts to a "
+                 "server's `/v1/completions`, not `/v1/chat/completions`.")
+CHAT_FORMAT = ("The course's chat template, saved with the tokenizer (`tokenizer.chat_template`): an optional "
+               "`### System:\\n<text>\\n\\n`, then `### User:\\n<text>\\n\\n` and `### Assistant:\\n`, after which "
+               f"the model writes its answer and the EOS token. It was trained with the system turn '{SYSTEM_PROMPT}' "
+               "Format messages with "
+               "`tokenizer.apply_chat_template(messages, add_generation_prompt=True)`, or send them to a "
+               "server's `/v1/chat/completions`, which applies the same template.")
+
+
 def model_card(*, base_model: str, base_license: str, data: str, data_license: str,
                hyperparameters: dict[str, Any], evaluation: Sequence[dict[str, Any]],
-               intended_use: str, notes: str = "", title: str = "") -> str:
-    """The README of the merged model: a Hub model card (YAML header, then Markdown)."""
+               intended_use: str, notes: str = "", title: str = "", prompt_format: str = ALPACA_FORMAT) -> str:
+    """The README of the merged model: a Hub model card (YAML header, then Markdown). ``prompt_format``
+    describes the format the merged weights were trained on (:data:`ALPACA_FORMAT`, :data:`CHAT_FORMAT`)."""
     non_commercial = "NC" in data_license.upper().replace("-", " ").split()  # CC BY-NC ...
     license_id = ("cc-by-nc-4.0" if non_commercial else
                   "apache-2.0" if "apache" in base_license.lower() else "other")
@@ -256,9 +270,7 @@ A LoRA adapter trained with trl's `SFTTrainer` and merged into the base weights
 {intended_use}
 
 ## Prompt format
-The Alpaca template: `Below is an instruction ... ### Instruction:\\n<text>\\n\\n### Response:\\n`; the
-answer ends with the EOS token. The tokenizer also carries the course's chat template
-(`### User:` / `### Assistant:`), for servers that format chats; notebook 08's adapter is the one trained on it.
+{prompt_format}
 """
 
 

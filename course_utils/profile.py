@@ -152,10 +152,12 @@ class Profile:
     def merged_dir(self) -> Path:
         """Notebook 07's merged model (~13-14 GB for XGen-7B). When the outputs are on Google Drive
         (Colab, ``/content/drive/...``) it goes to the runtime's own disk instead, ``/content/merged``:
-        a free Drive has 15 GB in all."""
+        a free Drive has 15 GB in all. For ``format="chat"``: ``merged-chat``, notebook 09's merge of
+        notebook 08's chat adapter (the model it ships), so it never replaces 07's."""
+        name = "merged-chat" if self.format == "chat" else "merged"
         if str(self.output_dir).startswith("/content/drive"):
-            return Path("/content/merged")
-        return self.output_dir / "merged"
+            return Path("/content") / name
+        return self.output_dir / name
 
     @property
     def checkpoint_dir(self) -> Path:

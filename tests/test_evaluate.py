@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.evaluate import (CAPITALS_TASK, TASKS_DIR, licence_of, markdown_table, model_card,
+from course_utils.evaluate import (CAPITALS_TASK, CHAT_FORMAT, TASKS_DIR, licence_of, markdown_table, model_card,
                                    normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
 from course_utils.profile import ALPACA_ID, TINY_MODEL_DIR, XGEN_ID
@@ -49,6 +49,25 @@ def test_model_card_says_non_commercial_for_alpaca():
                         data_license=licence_of("sample"), hyperparameters={}, evaluation=[{"m": float("nan")}],
                         intended_use="")
     assert "non-commercial" not in sample and "base_model: null" in sample and "| n/a |" in sample
+
+
+def test_model_card_names_the_prompt_format_shipped(tmp_path):
+    """Notebook 09 ships 08's chat model: its card names the chat template, never the Alpaca one, and the
+    folder it merges into is not 07's; a missing chat adapter names notebook 08."""
+    from course_utils.checks import check_adapter
+    from course_utils.errors import MissingArtifactError
+    from course_utils.profile import get_profile
+
+    fields = dict(base_model=XGEN_ID, base_license="Apache-2.0", data="sample", data_license="Apache-2.0",
+                  hyperparameters={}, evaluation=[{"measure": "1 eval loss", "chat": 1.0}], intended_use="")
+    chat = model_card(**fields, prompt_format=CHAT_FORMAT).split("## Prompt format", 1)[1]
+    assert "### User:" in chat and "/v1/chat/completions" in chat and "Alpaca" not in chat
+    alpaca = model_card(**fields).split("## Prompt format", 1)[1]
+    assert "### Response:" in alpaca and "no chat template" in alpaca
+    profile = get_profile("smoke", env={"COURSE_OUTPUT_DIR": str(tmp_path)})
+    assert profile.replace(format="chat").merged_dir.name == "merged-chat" and profile.merged_dir.name == "merged"
+    with pytest.raises(MissingArtifactError, match="08_chat_format"):
+        check_adapter(profile.chat_adapter_dir)
 
 
 def test_markdown_table():
