@@ -360,8 +360,12 @@ def check_prompts(tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 
 def check_pad_token(tokenizer: Any) -> None:
     """A pad token must exist (padding a batch needs one) and must not be a token that carries
     meaning in the text. Reusing EOS is the usual choice for tokenizers without one (XGen, GPT-2,
-    LLaMA); a tokenizer with its *own* pad token is fine too. Warns, does not stop."""
-    if tokenizer.pad_token_id is None:
+    LLaMA); a tokenizer with its *own* pad token is fine too. Without an EOS token a fine-tuned model
+    could never end its answer. Warns, does not stop."""
+    if tokenizer.eos_token_id is None:
+        warn(f"the tokenizer of '{tokenizer.name_or_path}' has no EOS token, so a fine-tuned model could never "
+             "signal the end of its answer", "set tokenizer.eos_token to the model's end-of-text token before training")
+    elif tokenizer.pad_token_id is None:
         warn(f"the tokenizer of '{tokenizer.name_or_path}' has no pad token",
              "set tokenizer.pad_token = tokenizer.eos_token before batching (the course's "
              "load_tokenizer does this)")

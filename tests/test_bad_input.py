@@ -442,6 +442,17 @@ def test_tokenizer_with_its_own_pad_token_is_fine(tiny):
         check_pad_token(tok)
 
 
+def test_tokenizer_without_eos_is_named_by_the_pad_check(tiny):
+    """Notebook 04 sets pad = EOS and then calls check_pad_token: with no EOS, that check says so."""
+    from course_utils.checks import check_pad_token
+
+    tok = copy.deepcopy(tiny[1])
+    tok.eos_token = None
+    tok.pad_token = tok.eos_token  # what 04's cell does: still None
+    with pytest.warns(CourseWarning, match="has no EOS token, so a fine-tuned model could never signal"):
+        check_pad_token(tok)
+
+
 # ---------------------------------------------------------------- issue 20: wrong fixes, odd files, silent cases
 
 
