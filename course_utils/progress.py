@@ -10,9 +10,10 @@
   (three per model and task, plain ``tqdm`` on stderr, so a saved notebook keeps every redraw as a
   fragment) are off inside the block, and two of its log messages are dropped everywhere: the hint that
   custom kwargs "can be passed to ``--metadata``" (the course's task takes none) and the guess that a
-  model "appears to be an instruct or chat variant" (made from the word "chat" in notebook 08's adapter
-  folder: the course scores every model on the same Alpaca prompts on purpose). Any other lm-eval
-  warning, and every error, still shows.
+  model "appears to be an instruct or chat variant" (a guess from words such as "chat" or "inst" in
+  the model's folder names; notebook 09 already passes ``apply_chat_template=True`` for the one model
+  that learned a chat template, 08's, and a folder name must not ask it for any other). Any other
+  lm-eval warning, and every error, still shows.
 - :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``; later trainers of the
   kernel get the same display): the Trainer's
   notebook display shows trl's token count as an integer (it logs a float, ``101868.000000``), and
