@@ -89,21 +89,39 @@ def quiet_harness() -> Iterator[None]:
     """Inside the block, every ``tqdm`` bar is created disabled (lm-eval's: building the requests,
     "Tokenizing inputs", "Running loglikelihood requests"); lm-eval's two hints are dropped (see the
     module's docstring). On the GPU profiles that includes the bars of the harness's small dataset
-    downloads. Errors are untouched: they raise as usual. The bars come back on leaving the block."""
+    downloads. And the harness records the git commit of the current directory by running ``git``,
+    whose "fatal: not a git repository" reaches the notebook in any folder outside a checkout (Colab's
+    /content): that one call's stderr is discarded. Errors are untouched: they raise as usual. The bars
+    come back on leaving the block."""
+    import lm_eval.evaluator
     from tqdm import std
 
     _drop_harness_hints()
     original = std.tqdm.__dict__["__init__"]
+    git_hash = lm_eval.evaluator.get_git_commit_hash
 
     def silent_init(self: Any, *args: Any, **kwargs: Any) -> None:
         kwargs["disable"] = True
         original.__get__(self, type(self))(*args, **kwargs)
 
+    def git_hash_quietly() -> Any:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)  # git, a child process, writes to file descriptor 2 itself
+        try:
+            return git_hash()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
     std.tqdm.__init__ = silent_init
+    lm_eval.evaluator.get_git_commit_hash = git_hash_quietly
     try:
         yield
     finally:
         std.tqdm.__init__ = original
+        lm_eval.evaluator.get_git_commit_hash = git_hash
 
 
 _CALLBACK: type | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -93,6 +94,28 @@ def test_task_loads_from_any_directory(tmp_path, monkeypatch):
     docs = list(task.test_docs())
     assert len(docs) == 12 and task.doc_to_target(docs[0]) == docs[0]["label"]
     assert task.OUTPUT_TYPE == "multiple_choice"
+
+
+def test_quiet_harness_hides_gits_complaint_outside_a_checkout(tmp_path, monkeypatch, capfd):
+    """simple_evaluate runs `git describe` in the current folder; outside a checkout (Colab's /content)
+    git's "fatal: not a git repository" would land in the notebook. quiet_harness discards that one
+    call's stderr, and only inside the block."""
+    import shutil
+
+    import lm_eval.evaluator
+
+    from course_utils.progress import quiet_harness
+
+    if shutil.which("git") is None:
+        pytest.skip("no git here: the harness finds no commit, and prints nothing")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no checkout above tmp_path either
+    with quiet_harness():
+        lm_eval.evaluator.get_git_commit_hash()
+        print("stderr still works", file=sys.stderr, flush=True)
+    lm_eval.evaluator.get_git_commit_hash()  # outside the block: the library as it is
+    err = capfd.readouterr().err
+    assert "stderr still works" in err and err.count("not a git repository") == 1
 
 
 def test_chat_task_asks_the_chat_model_in_the_template_it_trained_on():
