@@ -35,7 +35,8 @@ from .chat import SYSTEM_PROMPT
 from .errors import CourseError
 
 TASKS_DIR = Path(__file__).parent / "assets" / "lm_eval_tasks"
-CAPITALS_TASK = "course_capitals"
+CAPITALS_TASK = "course_capitals"  # the questions in the Alpaca template (the base and 06's model)
+CHAT_CAPITALS_TASK = "course_capitals_chat"  # the same questions bare, for a chat template (08's model)
 
 
 class ServerError(CourseError, RuntimeError):
@@ -85,8 +86,10 @@ def plain_passages(n: int = 8, seed: int = 7) -> list[str]:
 # the course's lm-eval task
 
 def write_capitals_task(path: Path | None = None) -> Path:
-    """Write ``course_capitals.jsonl``: the twelve held-out capital questions in the Alpaca template,
-    each with four answer sentences (the right one and three other held-out capitals)."""
+    """Write ``course_capitals.jsonl``: the twelve held-out capital questions, bare (``instruction``,
+    what ``course_capitals_chat`` puts in a chat's user turn) and in the Alpaca template (``prompt``,
+    what ``course_capitals`` asks), each with four answer sentences (the right one and three other
+    held-out capitals)."""
     from .data import format_prompt
     from .sample_data import CAPITAL_ANSWER, CAPITAL_INSTRUCTION, HELD_OUT_CAPITALS
 
@@ -97,9 +100,11 @@ def write_capitals_task(path: Path | None = None) -> Path:
         others = [HELD_OUT_CAPITALS[(i + k) % n][1] for k in (1, 2, 3)]
         label = i % 4  # the right answer's place rotates
         cities = others[:label] + [capital] + others[label:]
+        instruction = CAPITAL_INSTRUCTION.format(country=country)
         lines.append(json.dumps({
             "country": country, "capital": capital,
-            "prompt": format_prompt(CAPITAL_INSTRUCTION.format(country=country)),
+            "instruction": instruction,
+            "prompt": format_prompt(instruction),
             "choices": [CAPITAL_ANSWER.format(country=country, capital=c) for c in cities],
             "label": label,
         }))
@@ -140,9 +145,9 @@ JUDGE_PROMPTS = {
 # A judge the learner can download, per profile: (hub id, what it costs). On smoke the course's tiny
 # model stands in: it exercises the code, and its scores mean nothing.
 JUDGES = {
-    "colab": ("Qwen/Qwen2.5-3B-Instruct", "3.1 B parameters: ~6.2 GB in 16 bits, a 6 GB download; Apache-2.0"),
-    "gpu": ("Qwen/Qwen2.5-7B-Instruct", "7.6 B parameters: ~15.2 GB in 16 bits, a 15 GB download; Apache-2.0"),
-    "seed": ("Qwen/Qwen2.5-7B-Instruct", "7.6 B parameters: ~15.2 GB in 16 bits, a 15 GB download; Apache-2.0"),
+    "colab": ("Qwen/Qwen2.5-3B-Instruct", "3.1 B parameters: 5.8 GiB (6.2 GB) in 16 bits, about the size of its download; Apache-2.0"),
+    "gpu": ("Qwen/Qwen2.5-7B-Instruct", "7.6 B parameters: 14.2 GiB (15.2 GB) in 16 bits, about the size of its download; Apache-2.0"),
+    "seed": ("Qwen/Qwen2.5-7B-Instruct", "7.6 B parameters: 14.2 GiB (15.2 GB) in 16 bits, about the size of its download; Apache-2.0"),
 }
 
 
@@ -410,6 +415,6 @@ def _wait_healthy(server: Server, timeout: float) -> None:
                       f"a big model takes minutes to load: pass timeout=...; its last lines:\n{server.log_tail()}")
 
 
-__all__ = ["CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
+__all__ = ["CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]

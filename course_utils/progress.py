@@ -10,9 +10,10 @@
   (three per model and task, plain ``tqdm`` on stderr, so a saved notebook keeps every redraw as a
   fragment) are off inside the block, and two of its log messages are dropped everywhere: the hint that
   custom kwargs "can be passed to ``--metadata``" (the course's task takes none) and the guess that a
-  model "appears to be an instruct or chat variant" (made from the word "chat" in notebook 08's adapter
-  folder: the course scores every model on the same Alpaca prompts on purpose). Any other lm-eval
-  warning, and every error, still shows.
+  model "appears to be an instruct or chat variant" (a guess from words such as "chat" or "inst" in
+  the model's folder names; notebook 09 already passes ``apply_chat_template=True`` for the one model
+  that learned a chat template, 08's, and a folder name must not ask it for any other). Any other
+  lm-eval warning, and every error, still shows.
 - :func:`tidy_progress` (notebooks 06 and 08, one line after ``SFTTrainer(...)``; later trainers of the
   kernel get the same display): the Trainer's
   notebook display shows trl's token count as an integer (it logs a float, ``101868.000000``), and
@@ -88,21 +89,39 @@ def quiet_harness() -> Iterator[None]:
     """Inside the block, every ``tqdm`` bar is created disabled (lm-eval's: building the requests,
     "Tokenizing inputs", "Running loglikelihood requests"); lm-eval's two hints are dropped (see the
     module's docstring). On the GPU profiles that includes the bars of the harness's small dataset
-    downloads. Errors are untouched: they raise as usual. The bars come back on leaving the block."""
+    downloads. And the harness records the git commit of the current directory by running ``git``,
+    whose "fatal: not a git repository" reaches the notebook in any folder outside a checkout (Colab's
+    /content): that one call's stderr is discarded. Errors are untouched: they raise as usual. The bars
+    come back on leaving the block."""
+    import lm_eval.evaluator
     from tqdm import std
 
     _drop_harness_hints()
     original = std.tqdm.__dict__["__init__"]
+    git_hash = lm_eval.evaluator.get_git_commit_hash
 
     def silent_init(self: Any, *args: Any, **kwargs: Any) -> None:
         kwargs["disable"] = True
         original.__get__(self, type(self))(*args, **kwargs)
 
+    def git_hash_quietly() -> Any:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)  # git, a child process, writes to file descriptor 2 itself
+        try:
+            return git_hash()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
     std.tqdm.__init__ = silent_init
+    lm_eval.evaluator.get_git_commit_hash = git_hash_quietly
     try:
         yield
     finally:
         std.tqdm.__init__ = original
+        lm_eval.evaluator.get_git_commit_hash = git_hash
 
 
 _CALLBACK: type | None = None

@@ -124,7 +124,7 @@ def test_evaluate_and_ship_calls():
     from course_utils.evaluate import TASKS_DIR, serve_command
 
     assert {"model", "model_args", "tasks", "device", "batch_size", "limit", "task_manager",
-            "log_samples"} <= _accepted(simple_evaluate)
+            "log_samples", "apply_chat_template", "system_instruction"} <= _accepted(simple_evaluate)
     assert {"pretrained", "peft", "dtype", "device"} <= _accepted(HFLM.__init__)  # device: see below
     assert {"include_path", "include_defaults"} <= _accepted(TaskManager.__init__)
     for path in TASKS_DIR.glob("*.yaml"):  # every key of the course's task is a TaskConfig field

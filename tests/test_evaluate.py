@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from course_utils.evaluate import (CAPITALS_TASK, CHAT_FORMAT, TASKS_DIR, licence_of, markdown_table, model_card,
+from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, TASKS_DIR, licence_of, markdown_table, model_card,
                                    normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
 from course_utils.profile import ALPACA_ID, TINY_MODEL_DIR, XGEN_ID
@@ -81,6 +82,7 @@ def test_capitals_task_data_is_what_the_builder_writes(tmp_path):
     rows = [json.loads(line) for line in rebuilt.splitlines()]
     assert len(rows) == 12 and all(r["choices"][r["label"]].endswith(f" {r['capital']}.") for r in rows)
     assert all(r["prompt"].endswith("### Response:\n") for r in rows)
+    assert all(r["prompt"].endswith(f"### Instruction:\n{r['instruction']}\n\n### Response:\n") for r in rows)
 
 
 def test_task_loads_from_any_directory(tmp_path, monkeypatch):
@@ -92,6 +94,60 @@ def test_task_loads_from_any_directory(tmp_path, monkeypatch):
     docs = list(task.test_docs())
     assert len(docs) == 12 and task.doc_to_target(docs[0]) == docs[0]["label"]
     assert task.OUTPUT_TYPE == "multiple_choice"
+
+
+def test_quiet_harness_hides_gits_complaint_outside_a_checkout(tmp_path, monkeypatch, capfd):
+    """simple_evaluate runs `git describe` in the current folder; outside a checkout (Colab's /content)
+    git's "fatal: not a git repository" would land in the notebook. quiet_harness discards that one
+    call's stderr, and only inside the block."""
+    import shutil
+
+    import lm_eval.evaluator
+
+    from course_utils.progress import quiet_harness
+
+    if shutil.which("git") is None:
+        pytest.skip("no git here: the harness finds no commit, and prints nothing")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no checkout above tmp_path either
+    with quiet_harness():
+        lm_eval.evaluator.get_git_commit_hash()
+        print("stderr still works", file=sys.stderr, flush=True)
+    lm_eval.evaluator.get_git_commit_hash()  # outside the block: the library as it is
+    err = capfd.readouterr().err
+    assert "stderr still works" in err and err.count("not a git repository") == 1
+
+
+def test_chat_task_asks_the_chat_model_in_the_template_it_trained_on():
+    """Notebook 09 scores 08's chat adapter with course_capitals_chat, apply_chat_template=True and
+    system_instruction=SYSTEM_PROMPT: the harness must send exactly the prompt 08 trained on (system and
+    user turns, the assistant's turn opened), then the answer sentence with nothing in between; and the
+    questions, answers and labels must be the Alpaca task's, so the two accuracies compare."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from course_utils.chat import SYSTEM_PROMPT, with_chat_template
+    from course_utils.models import load_tokenizer
+
+    tasks = get_task_dict([CAPITALS_TASK, CHAT_CAPITALS_TASK],
+                          TaskManager(include_path=str(TASKS_DIR), include_defaults=False))
+    alpaca, chat = (list(tasks[name].test_docs()) for name in (CAPITALS_TASK, CHAT_CAPITALS_TASK))
+    task = tasks[CHAT_CAPITALS_TASK]
+    assert [(d["choices"], d["label"]) for d in chat] == [(d["choices"], d["label"]) for d in alpaca]
+    tokenizer = with_chat_template(load_tokenizer(str(TINY_MODEL_DIR)))
+
+    def render(history, add_generation_prompt=True):  # what lm-eval's HF backend does with the tokenizer
+        return tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                             continue_final_message=not add_generation_prompt)
+
+    doc = chat[0]
+    context = task.fewshot_context(doc, 0, system_instruction=SYSTEM_PROMPT, apply_chat_template=True,
+                                   chat_template=render)
+    trained_on = tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM_PROMPT},
+                                                {"role": "user", "content": doc["instruction"]}],
+                                               tokenize=False, add_generation_prompt=True)
+    assert context == trained_on and context.endswith("### Assistant:\n")
+    requests = task.construct_requests(doc, context, apply_chat_template=True, chat_template=render)
+    assert [r.arguments for r in requests] == [(context, choice) for choice in doc["choices"]]
 
 
 # -------------------------------------------------------------------------------------------------
