@@ -150,7 +150,7 @@ class Profile:
 
     @property
     def merged_dir(self) -> Path:
-        """Notebook 07's merged model (~13-14 GB for XGen-7B). When the outputs are on Google Drive
+        """Notebook 07's merged model (12.8 GiB, 13.8 GB, for XGen-7B). When the outputs are on Google Drive
         (Colab, ``/content/drive/...``) it goes to the runtime's own disk instead, ``/content/merged``:
         a free Drive has 15 GB in all. For ``format="chat"``: ``merged-chat``, notebook 09's merge of
         notebook 08's chat adapter (the model it ships), so it never replaces 07's."""

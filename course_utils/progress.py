@@ -4,7 +4,7 @@
   ("Map: 0%") and of transformers' weight loading and saving ("Loading weights", "Writing model
   shards") are off. They are widgets: in a saved notebook or on the course site their last state is
   lost and a reader sees them frozen at 0 %, and they ask nothing of the learner (the cells print
-  what was done). The Trainer's own training bar stays, and so do the Hub's download bars (a 14 GB
+  what was done). The Trainer's own training bar stays, and so do the Hub's download bars (a 13.8 GB
   download should show its progress).
 - :func:`quiet_harness` (notebook 09, around ``lm_eval.simple_evaluate``): lm-eval's own progress bars
   (three per model and task, plain ``tqdm`` on stderr, so a saved notebook keeps every redraw as a
