@@ -200,9 +200,11 @@ def show_mask(ids: list[int], labels: list[int], tokenizer: Any) -> str:
 
 
 def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[str],
-                max_length: int = 1024, batch_size: int = 8) -> float:
+                max_length: int = 1024, batch_size: int = 8, add_special_tokens: bool = False) -> float:
     """Average cross-entropy of the answer tokens (answer + EOS) after each prompt, whatever the
-    prompt's format (notebook 07's eval loss, for an Alpaca prompt or a rendered chat prompt)."""
+    prompt's format (notebook 07's eval loss, for an Alpaca prompt or a rendered chat prompt).
+    ``add_special_tokens`` as the training rows were encoded: False for a rendered chat template,
+    True for an Alpaca text (trl encodes a text row with the tokenizer's defaults)."""
     import torch
 
     total, count = 0.0, 0
@@ -210,10 +212,10 @@ def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[st
         batch_prompts = prompts[start:start + batch_size]
         texts = [p + a + tokenizer.eos_token for p, a in zip(batch_prompts, answers[start:start + batch_size])]
         inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right", truncation=True,
-                           max_length=max_length, add_special_tokens=False).to(model.device)
+                           max_length=max_length, add_special_tokens=add_special_tokens).to(model.device)
         labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
         for i, prompt in enumerate(batch_prompts):
-            labels[i, :len(tokenizer(prompt, add_special_tokens=False)["input_ids"])] = -100
+            labels[i, :len(tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"])] = -100
         scored = (labels[:, 1:] != -100).sum().item()
         with torch.no_grad():
             total += model(**inputs, labels=labels).loss.item() * scored

@@ -264,6 +264,13 @@ def csv_text_features(path: str | Path) -> Any:
     return Features({name: Value("string") for name in header})
 
 
+def csv_text_options(path: str | Path) -> dict[str, Any]:
+    """``load_dataset("csv", ...)`` options that read a CSV file as the text it holds: every column
+    a string (:func:`csv_text_features`), and an empty field ``""`` rather than a null (pandas
+    would also turn the text ``NA``, ``null`` or ``None`` into a null without ``keep_default_na=False``)."""
+    return {"features": csv_text_features(path), "keep_default_na": False}
+
+
 def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | None = None) -> Dataset:
     """Load Alpaca-schema rows from the Hub, a local json/jsonl/parquet/csv file, or ``"sample"``.
 
@@ -275,7 +282,7 @@ def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | 
     name, kwargs = _resolve_source(source)
     lines = check_data_file(kwargs["data_files"]) if "data_files" in kwargs else None
     if name == "csv":  # a CSV has no types: every value is text, as it is in the file
-        kwargs["features"] = csv_text_features(kwargs["data_files"])
+        kwargs.update(csv_text_options(kwargs["data_files"]))
     with data_load_errors(source):
         ds = datasets.load_dataset(name, split=split, **kwargs)
     if limit is not None and limit < len(ds):
@@ -285,21 +292,24 @@ def load_alpaca(source: str = ALPACA_HUB_ID, split: str = "train", limit: int | 
 
 
 @contextmanager
-def alpaca_source(source: str) -> Iterator[tuple[str, str | None]]:
+def alpaca_source(source: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
     """Notebook 02's guard around its own ``load_dataset`` call, in one line.
 
-    Yields ``(path, data_files)`` for ``load_dataset(path, data_files=data_files, split="train")``:
-    ``("tatsu-lab/alpaca", None)`` for a Hub id, ``("json", "<file>")`` for a local ``.jsonl`` file or
-    ``"sample"`` (the course's shipped file). A local file is checked line by line first
-    (:func:`check_data_file`); a library error inside the block becomes one :class:`DataError`
-    with the cause and a fix (:func:`data_load_errors`). :func:`load_alpaca` does the same in one call.
+    Yields ``(path, data_files, csv_options)`` for
+    ``load_dataset(path, data_files=data_files, split="train", **csv_options)``:
+    ``("tatsu-lab/alpaca", None, {})`` for a Hub id, ``("json", "<file>", {})`` for a local ``.jsonl``
+    file or ``"sample"`` (the course's shipped file); for a ``.csv`` file ``csv_options`` reads every
+    value as the text in the file (:func:`csv_text_options`), as :func:`load_alpaca` does. A local
+    file is checked line by line first (:func:`check_data_file`); a library error inside the block
+    becomes one :class:`DataError` with the cause and a fix (:func:`data_load_errors`).
     """
     name, kwargs = _resolve_source(source)
     data_files = kwargs.get("data_files")
     if data_files is not None:
         check_data_file(data_files)
+    options = csv_text_options(data_files) if name == "csv" else {}
     with data_load_errors(source):
-        yield name, data_files
+        yield name, data_files, options
 
 
 @contextmanager

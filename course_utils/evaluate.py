@@ -53,7 +53,8 @@ def answer_loss(model: Any, tokenizer: Any, rows: Any, batch_size: int = 8, max_
     from .chat import answer_loss as loss_after_prompts
 
     return loss_after_prompts(model, tokenizer, list(rows["prompt"]), list(rows["completion"]),
-                              max_length=max_length, batch_size=batch_size)
+                              max_length=max_length, batch_size=batch_size,
+                              add_special_tokens=True)  # Alpaca text: encoded as trl encoded the training rows
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,8 +33,14 @@ class Answer:
 
 
 def generate_answers(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
-                     max_new_tokens: int = 64, batch_size: int = 16) -> list[Answer]:
-    """Greedy answers to already formatted prompts; each stops at EOS or ``max_new_tokens``."""
+                     max_new_tokens: int = 64, batch_size: int = 16,
+                     add_special_tokens: bool = False) -> list[Answer]:
+    """Greedy answers to already formatted prompts; each stops at EOS or ``max_new_tokens``.
+
+    Encode a prompt as its training rows were: a rendered chat template with
+    ``add_special_tokens=False`` (the default; the template writes every special token), an Alpaca
+    text with ``add_special_tokens=True`` (trl encodes a prompt/completion text row with the
+    tokenizer's defaults, so a tokenizer that adds BOS put one in front of every training row)."""
     import torch
 
     from .checks import check_prompts  # no empty prompt, prompt + answer fit the model
@@ -48,7 +54,7 @@ def generate_answers(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: li
     try:
         for start in range(0, len(prompts), batch_size):
             batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
-                              add_special_tokens=False).to(model.device)
+                              add_special_tokens=add_special_tokens).to(model.device)
             with torch.no_grad():
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                      eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
@@ -70,7 +76,7 @@ def ask(model: Any, tokenizer: PreTrainedTokenizerBase, instructions: list[str],
     check_instructions(instructions, inputs)
     inputs = inputs or [""] * len(instructions)
     prompts = [format_prompt(i, x) for i, x in zip(instructions, inputs)]
-    return generate_answers(model, tokenizer, prompts, max_new_tokens)
+    return generate_answers(model, tokenizer, prompts, max_new_tokens, add_special_tokens=True)  # Alpaca text
 
 
 def load_with_adapter(base: PreTrainedModel, adapter_dir: Path) -> Any:

@@ -71,6 +71,23 @@ def test_numbers_column_in_csv_names_column_and_row_and_the_fix_works(tmp_path):
     assert load_alpaca(str(path))["output"] == ["2", "4"]  # the course reads CSV values as text
 
 
+def test_csv_through_notebook_02s_guard_reads_text_and_empty_fields_as_empty_strings(tmp_path):
+    """02 writes its own load_dataset call inside alpaca_source: for a CSV the guard's options read
+    digits as text and an empty field (or the text 'NA') as a string, exactly as load_alpaca does."""
+    from datasets import load_dataset
+
+    from course_utils.data import alpaca_source, validate_alpaca
+
+    path = tmp_path / "rows.csv"
+    path.write_text('instruction,input,output\nAdd 1 and 1.,,2\nSay NA.,NA,NA\n')
+    with alpaca_source(str(path)) as (name, data_files, csv_options):
+        raw = load_dataset(name, data_files=data_files, split="train", **csv_options)
+    assert raw["input"] == ["", "NA"] and raw["output"] == ["2", "NA"]  # strings, never None or a number
+    assert validate_alpaca(raw, "rows.csv")["input"] == load_alpaca(str(path))["input"] == ["", "NA"]
+    with alpaca_source("sample") as (name, data_files, csv_options):
+        assert name == "json" and csv_options == {}  # only a CSV gets options
+
+
 def test_null_input_means_no_input(tmp_path):
     ds = load_alpaca(jsonl(tmp_path, [{**ROW, "input": None}, {**ROW, "input": "x"}]))
     assert ds["input"] == ["", "x"]

@@ -108,3 +108,36 @@ def test_the_recipes_chat_variant(tmp_path):
         make_trainer(chat, None, load_tokenizer(chat.model), None)
     with pytest.raises(SystemExit):
         main(["--format", "sharegpt"])
+
+
+def test_prompts_are_encoded_as_trl_encoded_the_training_rows(setup):
+    """With a tokenizer that adds BOS, trl puts it in front of an Alpaca text row (the tokenizer's
+    defaults) but not in front of a rendered conversation (the template writes every token). The
+    course's encoders follow: add_special_tokens=True for Alpaca text (07, ``ask``, 08's Alpaca side),
+    False for a rendered chat template; the loss then scores the same answer tokens either way."""
+    import copy
+
+    from trl import SFTConfig, SFTTrainer
+
+    from course_utils.chat import answer_loss
+    from course_utils.evaluate import answer_loss as rows_loss
+
+    profile, model, tokenizer, _ = setup
+    bos = copy.deepcopy(tokenizer)
+    bos.bos_token, bos.add_bos_token = bos.eos_token, True  # as 08's "double BOS" cell does
+    _, rows = train_eval_split(profile)
+    rows = rows.select(range(2))
+    args = SFTConfig(output_dir=str(profile.output_dir / "bos"), packing=False, report_to="none", use_cpu=True,
+                     max_length=profile.max_length)
+    trained = SFTTrainer(model=model, args=args, train_dataset=rows, processing_class=bos).train_dataset
+    first = trained[0]["input_ids"]
+    assert first[0] == bos.bos_token_id  # trl: an Alpaca text row starts with the tokenizer's BOS
+    assert first[:len(bos(rows[0]["prompt"], add_special_tokens=True)["input_ids"])] == \
+        bos(rows[0]["prompt"], add_special_tokens=True)["input_ids"]  # the prompt, encoded as 07 encodes it
+    chat = with_chat_template(copy.deepcopy(bos), CHAT_TEMPLATE)
+    rendered = chat.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
+                                        tokenize=True)
+    assert rendered["input_ids"][0] != bos.bos_token_id  # a template adds nothing: encode with False
+    with_bos = answer_loss(model, bos, rows["prompt"], rows["completion"], add_special_tokens=True)
+    assert rows_loss(model, bos, rows) == with_bos  # evaluate's prompt/completion loss: Alpaca text, with BOS
+    assert with_bos != answer_loss(model, bos, rows["prompt"], rows["completion"])  # False drops the BOS

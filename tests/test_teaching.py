@@ -580,7 +580,7 @@ def test_code_cells_write_out_the_taught_calls(number):
 # (check, call): the check's text comes before the call's first appearance in the lesson's code;
 # call None: the check only has to be there.
 GUARDS = {
-    "02": [("with alpaca_source(profile.data) as (path, data_files):", "load_dataset("),
+    "02": [("with alpaca_source(profile.data) as (path, data_files, csv_options):", "load_dataset("),
            ("validate_alpaca(raw, data_files or path)", None)],
     "03": [("warn_if_cut(tokens, profile.max_length)", None)],
     "04": [("check_tokenizer_folder(profile.model)", "tokenizer = AutoTokenizer.from_pretrained("),

@@ -79,14 +79,16 @@ def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrai
     else:
         return _wrong(f"expected the answer's text (or an Answer), got {type(answer).__name__}.",
                       "decode the new tokens: tokenizer.decode(new_tokens, skip_special_tokens=True).")
-    truth = generate_answers(model, tokenizer, [format_prompt(instruction, input)], max_new_tokens)[0]
+    truth = generate_answers(model, tokenizer, [format_prompt(instruction, input)], max_new_tokens,
+                             add_special_tokens=True)[0]  # an Alpaca text: encoded as in training
     if text.strip() == truth.text:
         if stopped is False or not truth.stopped_at_eos:
             return _wrong(f"{text!r} did not reach EOS within max_new_tokens.",
                           "give it more new tokens (max_new_tokens) so it can finish.")
         return _right(f"{truth.text!r}, stopped at EOS after {truth.new_tokens} new tokens. (This checks the "
                       "call: template, greedy decoding, EOS. Whether the fact is right is the model's business.)")
-    without = generate_answers(model, tokenizer, [format_prompt(instruction)], max_new_tokens)[0]
+    without = generate_answers(model, tokenizer, [format_prompt(instruction)], max_new_tokens,
+                               add_special_tokens=True)[0]
     if text.startswith(format_prompt(instruction, input)[:40]):
         hint = ("generate returns the prompt and the answer: decode only the new tokens, "
                 "output[0, inputs['input_ids'].shape[1]:].")
