@@ -695,32 +695,31 @@ def test_disk_full_while_saving_says_nothing_was_lost(tmp_path, fault):
 
 
 def test_file_size_limit_while_saving_is_a_course_error(tmp_path):
-    """The real fault: a file-size limit (ulimit -f) under safetensors' and torch.save's writers."""
-    import resource
-    import subprocess
-    import sys
-    from pathlib import Path
+    """The real fault: a file-size limit (ulimit -f) under safetensors' and torch.save's writers.
 
-    code = f"""
-import torch
-from safetensors.torch import save_file
-from course_utils.errors import OutputError
-from course_utils.files import atomic_dir
-for writer in ("safetensors", "torch"):
-    try:
-        with atomic_dir({str(tmp_path / "adapter")!r}) as folder:
-            if writer == "safetensors":
-                save_file({{"w": torch.zeros(100000)}}, str(folder / "adapter_model.safetensors"))
-            else:
-                torch.save({{"w": torch.zeros(100000)}}, folder / "optimizer.pt")
-    except OutputError as err:
-        print(writer, err.lines()[0])
-"""
-    repo = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(repo)},
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000)))
-    lines = done.stdout.splitlines()
-    assert [l.split()[0] for l in lines] == ["safetensors", "torch"], done.stdout + done.stderr[-2000:]
+    Set on this process's soft limit for the two saves only (Python ignores SIGXFSZ, so a write past
+    the limit fails with EFBIG, as in a shell with ulimit -f), then put back: no second interpreter."""
+    import resource
+
+    import torch
+    from safetensors.torch import save_file
+
+    from course_utils.files import atomic_dir
+
+    lines = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    for writer in ("safetensors", "torch"):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+        try:
+            with atomic_dir(tmp_path / "adapter") as folder:
+                if writer == "safetensors":
+                    save_file({"w": torch.zeros(100000)}, str(folder / "adapter_model.safetensors"))
+                else:
+                    torch.save({"w": torch.zeros(100000)}, folder / "optimizer.pt")
+        except OutputError as err:
+            lines.append(f"{writer} {err.lines()[0]}")
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert [l.split()[0] for l in lines] == ["safetensors", "torch"], lines
     assert all(f"OutputError: the disk is full at {tmp_path / 'adapter'}" in l for l in lines)
     assert not (tmp_path / "adapter").exists() and not list(tmp_path.glob(".adapter.tmp-*"))

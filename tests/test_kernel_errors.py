@@ -15,21 +15,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    from jupyter_client import KernelManager
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "COURSE_PROFILE": "bogus"}
-    env.pop("COURSE_FULL_TRACEBACKS", None)
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(env=env, cwd=str(REPO / "notebooks"))
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=120)
+@pytest.fixture
+def kernel(course_kernel):
+    """The one smoke kernel below (one kernel start for this file), with COURSE_PROFILE=bogus while
+    the test runs: a learner who set a profile that does not exist."""
+    client, _ = course_kernel
+    execute(client, "import os; os.environ['COURSE_PROFILE'] = 'bogus'")
     yield client
-    client.stop_channels()
-    km.shutdown_kernel(now=True)
+    execute(client, "os.environ['COURSE_PROFILE'] = 'smoke'")
 
 
 def execute(client, code, timeout=120):

@@ -135,6 +135,19 @@ class Objects:
 
         return load_model(get_profile("smoke", env={}))
 
+    @cached_property
+    def generation(self) -> tuple:
+        """check_generation's right and wrong answers: two greedy 160-token generations, made once
+        for the five checker tests (the checker itself still generates its own truth each time)."""
+        from course_utils.data import format_prompt
+        from course_utils.inference import generate_answers
+
+        # the tiny base model never saw the template: it writes a paragraph (~100 tokens), then EOS
+        instruction, word, n = "Give the opposite of the word.", "hot", 160
+        right = generate_answers(self.model, self.tokenizer, [format_prompt(instruction, word)], n)[0]
+        wrong = generate_answers(self.model, self.tokenizer, [format_prompt(instruction)], n)[0]
+        return instruction, word, n, right, wrong
+
     def trainer(self, rows: int = 45, max_steps: int = -1, epochs: float = 2) -> Any:
         """A stand-in trainer: real ``TrainingArguments`` (batch 4, accumulation 2, warm-up 0.1)
         and a packed-looking dataset; the checkers only read ``args`` and ``train_dataset``."""
@@ -312,14 +325,8 @@ def _score_answers():
 
 
 def _generation_case(o: Objects) -> Case:
-    from course_utils.data import format_prompt
-    from course_utils.inference import generate_answers
-
-    # the tiny base model never saw the template: it writes a paragraph (~100 tokens), then EOS
-    instruction, word, n = "Give the opposite of the word.", "hot", 160
-    right = generate_answers(o.model, o.tokenizer, [format_prompt(instruction, word)], n)[0]
+    instruction, word, n, right, wrong = o.generation
     assert right.stopped_at_eos, "the tiny base model ends its paragraph with EOS"
-    wrong = generate_answers(o.model, o.tokenizer, [format_prompt(instruction)], n)[0]
     return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": n})
 
 

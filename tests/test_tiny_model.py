@@ -28,11 +28,15 @@ def test_held_out_questions_appear_nowhere():
 
 
 def test_build_is_repeatable_and_atomic(tmp_path):
+    """Two builds (the second over the first's folder, so two builds prove both claims)."""
     from course_utils.tiny_model import build
 
+    names = ("model.safetensors", "tokenizer.json", "config.json")
     first = build(tmp_path / "a", steps=2)
-    second = build(tmp_path / "b", steps=2)
-    for name in ("model.safetensors", "tokenizer.json", "config.json"):
-        assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between two builds"
-    build(first, steps=2)  # rebuilding over an existing folder replaces it whole
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"], "no temporary folder is left behind"
+    saved = {name: (first / name).read_bytes() for name in names}
+    (first / "left-from-before.txt").write_text("an older build's file")
+    second = build(first, steps=2)  # rebuilding over an existing folder replaces it whole
+    assert not (second / "left-from-before.txt").exists(), "the old folder was replaced whole"
+    for name in names:
+        assert (second / name).read_bytes() == saved[name], f"{name} differs between two builds"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"], "no temporary folder is left behind"

@@ -88,14 +88,29 @@ def reference(tmp_path_factory) -> tiktoken.Encoding:
 
 
 @pytest.fixture(scope="module")
-def real_tok(tmp_path_factory):
-    """The course's tokenizer, built from the shared GPT-2 files, saved to a cache and loaded back."""
+def course_built(tmp_path_factory):
+    """The course's loader, offline: ``load_tokenizer(XGEN_ID)`` builds XGen's tokenizer from the
+    shared GPT-2 files into $COURSE_XGEN_TOKENIZER, once for this file (a build takes seconds):
+    (that folder, the tokenizer load_tokenizer returned)."""
+    from course_utils.models import load_tokenizer
+    from course_utils.profile import XGEN_ID
+
     if not (GPT2_DIR / "encoder.json").is_file():
         pytest.skip(f"GPT-2's BPE files are not in {GPT2_DIR}")
+    folder = tmp_path_factory.mktemp("xgen") / "xgen-tokenizer-51200"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COURSE_GPT2_FILES", str(GPT2_DIR))
+        mp.setenv("COURSE_XGEN_TOKENIZER", str(folder))
         mp.setattr(tiktoken, "get_encoding", offline)  # the shared files, never the network
-        return load_xgen_tokenizer(tmp_path_factory.mktemp("xgen") / "xgen-tokenizer-51200")
+        return folder, load_tokenizer(XGEN_ID)
+
+
+@pytest.fixture(scope="module")
+def real_tok(course_built):
+    """The course's tokenizer as it was built from the shared GPT-2 files: the saved cache loaded back."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tiktoken, "get_encoding", offline)
+        return load_xgen_tokenizer(course_built[0])
 
 
 def sample_texts() -> list[str]:
@@ -213,15 +228,10 @@ def test_decode_skips_only_endoftext(real_tok):
 
 
 @needs_gpt2
-def test_load_tokenizer_gives_51200_ids_offline(tmp_path, monkeypatch):
-    """Acceptance: the course's loader, offline, with the shared GPT-2 files."""
-    from course_utils.models import load_tokenizer
-    from course_utils.profile import XGEN_ID
-
-    monkeypatch.setenv("COURSE_GPT2_FILES", str(GPT2_DIR))
-    monkeypatch.setenv("COURSE_XGEN_TOKENIZER", str(tmp_path / "xgen"))
-    monkeypatch.setattr(tiktoken, "get_encoding", offline)
-    tok = load_tokenizer(XGEN_ID)
+def test_load_tokenizer_gives_51200_ids_offline(course_built):
+    """Acceptance: the course's loader, offline, with the shared GPT-2 files (course_built)."""
+    folder, tok = course_built
+    assert (folder / "tokenizer.json").is_file()  # built and saved where $COURSE_XGEN_TOKENIZER says
     assert len(tok) == 51200
     assert tok.pad_token == EOS and tok.pad_token_id == tok.eos_token_id == 50256  # EOS reused
 
