@@ -61,7 +61,8 @@ def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: i
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.hist(chars, bins=bins, color="tab:gray")
-    left.axvline(max_length, color="tab:red", linestyle="--", label=f"{max_length} characters")
+    left.axvline(max_length, color="tab:red", linestyle="--",
+                 label=f"max_length = {max_length}, read as characters")
     left.set(title="Length in characters", xlabel="characters", ylabel="rows")
     right.hist(tokens, bins=bins, color="tab:green")
     right.axvline(max_length, color="tab:red", linestyle="--", label=f"max_length = {max_length} tokens")
