@@ -225,6 +225,21 @@ CHAT_FORMAT = ("The course's chat template, saved with the tokenizer (`tokenizer
                "server's `/v1/chat/completions`, which applies the same template.")
 
 
+def portable_model_name(name: str) -> str:
+    """How a card names a base model so that it means something on another machine: a Hub id as it is;
+    a folder inside the course package by its path from the repository root
+    (``course_utils/assets/tiny-llama``); any other local folder by its own name, never by an absolute
+    path that exists only on the machine that wrote the card."""
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not Path(name).expanduser().is_absolute() and not Path(name).exists():
+        return name  # a Hub id such as Salesforce/xgen-7b-8k-base
+    path = Path(name).expanduser().resolve()
+    package_root = Path(__file__).resolve().parent.parent  # the folder that holds course_utils/
+    try:
+        return path.relative_to(package_root).as_posix()
+    except ValueError:
+        return path.name
+
+
 def model_card(*, base_model: str, base_license: str, data: str, data_license: str,
                hyperparameters: dict[str, Any], evaluation: Sequence[dict[str, Any]],
                intended_use: str, notes: str = "", title: str = "", prompt_format: str = ALPACA_FORMAT) -> str:
@@ -233,7 +248,8 @@ def model_card(*, base_model: str, base_license: str, data: str, data_license: s
     non_commercial = "NC" in data_license.upper().replace("-", " ").split()  # CC BY-NC ...
     license_id = ("cc-by-nc-4.0" if non_commercial else
                   "apache-2.0" if "apache" in base_license.lower() else "other")
-    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", base_model) is not None  # a local folder is no Hub id
+    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", base_model) is not None and not Path(base_model).exists()
+    base_model = portable_model_name(base_model)  # never a path that exists only on this machine
     header = "\n".join([
         "---",
         f"license: {license_id}",
@@ -416,6 +432,6 @@ def _wait_healthy(server: Server, timeout: float) -> None:
                       f"a big model takes minutes to load: pass timeout=...; its last lines:\n{server.log_tail()}")
 
 
-__all__ = ["CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
+__all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]

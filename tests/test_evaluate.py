@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, TASKS_DIR, licence_of, markdown_table, model_card,
+                                   portable_model_name,
                                    normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
 from course_utils.profile import ALPACA_ID, TINY_MODEL_DIR, XGEN_ID
@@ -50,6 +51,18 @@ def test_model_card_says_non_commercial_for_alpaca():
                         data_license=licence_of("sample"), hyperparameters={}, evaluation=[{"m": float("nan")}],
                         intended_use="")
     assert "non-commercial" not in sample and "base_model: null" in sample and "| n/a |" in sample
+
+
+def test_model_card_names_the_base_model_portably(tmp_path):
+    """A card is read on other machines: a Hub id stays, the shipped tiny model is named by its path in the
+    repository, any other local folder by its name; never an absolute path of the machine that wrote it."""
+    assert portable_model_name(XGEN_ID) == XGEN_ID
+    assert portable_model_name(str(TINY_MODEL_DIR)) == "course_utils/assets/tiny-llama"
+    assert portable_model_name(str(tmp_path / "my-model")) == "my-model"
+    card = model_card(base_model=str(TINY_MODEL_DIR), base_license="Apache-2.0", data="sample",
+                      data_license="Apache-2.0", hyperparameters={}, evaluation=[{"m": 1.0}], intended_use="")
+    assert str(TINY_MODEL_DIR) not in card and str(Path.home()) not in card and "/work/" not in card
+    assert "`course_utils/assets/tiny-llama`" in card and "base_model: null" in card
 
 
 def test_model_card_names_the_prompt_format_shipped(tmp_path):
