@@ -190,13 +190,16 @@ def check_chat_masks(dataset: Any, tokenizer: Any, max_length: int | None = None
 
 
 def show_mask(ids: list[int], labels: list[int], tokenizer: Any) -> str:
-    """The tokens of a row as text, those that carry loss on a green background (terminal colours,
-    which Jupyter shows too), EOS written out as ``</s>``-style text."""
-    out = []
+    """The tokens of a row as text, each run of tokens that carry loss between ``⟦ ⟧`` (readable in
+    any front-end) and on a green background (terminal colours, which Jupyter shows too), EOS written
+    out as ``</s>``-style text."""
+    out, in_loss = [], False
     for token, label in zip(ids, labels):
-        piece = tokenizer.decode([token])
-        out.append(f"\x1b[42m{piece}\x1b[0m" if label != -100 else piece)
-    return "".join(out)
+        if (label != -100) != in_loss:  # a run of tokens with loss starts or ends here
+            in_loss = not in_loss
+            out.append("\x1b[42m⟦" if in_loss else "⟧\x1b[0m")
+        out.append(tokenizer.decode([token]))
+    return "".join(out) + ("⟧\x1b[0m" if in_loss else "")
 
 
 def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[str],

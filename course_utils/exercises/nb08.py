@@ -103,7 +103,7 @@ def check_fixed_template(answer: Any, tokenizer: Any) -> bool:
         return _not_answered("print the suspect template's mask, then fix the template.")
     if isinstance(answer, str) and answer == suspect_template():
         return _wrong("this is the suspect template unchanged.",
-                      "look at the last token of each answer in the mask: is the EOS green?")
+                      "look at the last token of each answer in the mask: is the EOS green (inside the ⟦ ⟧)?")
     problem = _template_problem(answer, tokenizer)
     if problem:
         return _wrong(*problem)
