@@ -73,15 +73,17 @@ def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: i
     return _finish(fig, path)
 
 
-def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None) -> Any:
-    """Training loss (and eval loss, where logged) against the optimizer step."""
+def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
+               loss_label: str = "training loss") -> Any:
+    """Training loss (and eval loss, where logged) against the optimizer step. ``loss_label`` names the
+    training-loss line, e.g. what each logged point averages."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, style in (("loss", "-o"), ("eval_loss", "--s")):
+    for key, style, label in (("loss", "-o", loss_label), ("eval_loss", "--s", "eval loss")):
         points = [(r["step"], r[key]) for r in history if key in r]
         if points:
-            ax.plot(*zip(*points), style, label=key.replace("_", " "))
+            ax.plot(*zip(*points), style, label=label)
     ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy")
     ax.grid(alpha=0.3)
     ax.legend()
