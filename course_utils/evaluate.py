@@ -225,13 +225,18 @@ CHAT_FORMAT = ("The course's chat template, saved with the tokenizer (`tokenizer
                "server's `/v1/chat/completions`, which applies the same template.")
 
 
+def _is_hub_id(name: str) -> bool:
+    """``owner/name`` that is not a folder here: a Hub id such as Salesforce/xgen-7b-8k-base."""
+    return re.fullmatch(r"[\w.-]+/[\w.-]+", name) is not None and not Path(name).exists()
+
+
 def portable_model_name(name: str) -> str:
     """How a card names a base model so that it means something on another machine: a Hub id as it is;
     a folder inside the course package by its path from the repository root
     (``course_utils/assets/tiny-llama``); any other local folder by its own name, never by an absolute
     path that exists only on the machine that wrote the card."""
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", name) and not Path(name).expanduser().is_absolute() and not Path(name).exists():
-        return name  # a Hub id such as Salesforce/xgen-7b-8k-base
+    if _is_hub_id(name):
+        return name
     path = Path(name).expanduser().resolve()
     package_root = Path(__file__).resolve().parent.parent  # the folder that holds course_utils/
     try:
@@ -248,7 +253,7 @@ def model_card(*, base_model: str, base_license: str, data: str, data_license: s
     non_commercial = "NC" in data_license.upper().replace("-", " ").split()  # CC BY-NC ...
     license_id = ("cc-by-nc-4.0" if non_commercial else
                   "apache-2.0" if "apache" in base_license.lower() else "other")
-    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", base_model) is not None and not Path(base_model).exists()
+    hub_id = _is_hub_id(base_model)
     base_model = portable_model_name(base_model)  # never a path that exists only on this machine
     header = "\n".join([
         "---",
