@@ -193,7 +193,7 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
         BertForMaskedLM(BertConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                    intermediate_size=64)).save_pretrained(bert)
     AutoTokenizer.from_pretrained(TINY_MODEL_DIR).save_pretrained(bert)
-    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(bert)}, "06_training.ipynb", "286ce333", "47038360")
+    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(bert)}, "06_training.ipynb", "286ce333")
     assert error is not None and error["traceback"][0].startswith("ModelLoadError: "), error
     assert "encoder" in error["traceback"][0] and "decoder-only" in error["traceback"][-1]
 
@@ -204,19 +204,19 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
         return str(path)
 
     error, _ = _run(client, {**DEFAULTS, "COURSE_DATA": rows("word " * 300, "An answer.")}, "06_training.ipynb",
-                    "286ce333", "47038360", "59d1fe65")
+                    "286ce333")
     assert error["traceback"][0].startswith("ConfigError: every prompt of the training rows (100% of"), error
     assert "raise max_length" in error["traceback"][-1]
     error, printed = _run(client, {**DEFAULTS, "COURSE_DATA": rows("Say it.", "Hello</s> world.")},
-                          "06_training.ipynb", "286ce333", "59d1fe65")  # the same model and tokenizer
+                          "06_training.ipynb", "286ce333")
     assert error is None and "contain the text '</s>'" in printed and "Where: rows 0, 1, 2" in printed
 
 
 @pytest.mark.slow
 def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
     client, out = course_kernel
-    ids = ["286ce333", "47038360", "59d1fe65", "9308308f", "1b1a2775", "6297a0ea", "4e9341fd", "0c62ca70",
-           "e81fba7d", "f8bd48c3", "f5225635", "cb9136c5", "eaf524fc"]  # f5225635 makes eval_packed, which cb9136c5 reads
+    ids = ["286ce333", "9308308f", "e81fba7d", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65", "88d77009",
+           "c3d9e5f2", "e9f5a7b4", "b5a1c2d4", "b5a1c2d5", "3182ac5a", "cb9136c5", "0c62ca70"]  # all but the experiment
     error, printed = _run(client, {**DEFAULTS, "COURSE_MAX_STEPS": "2"}, "06_training.ipynb", *ids, timeout=600)
     assert error is None, error and error["traceback"][-3:]
     assert "a quick trial of 2 steps (COURSE_MAX_STEPS): these figures are not a learning check" in printed
