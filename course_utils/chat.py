@@ -226,6 +226,33 @@ def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[st
     return total / max(count, 1)
 
 
-__all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "answer_loss", "chat_prompts",
+def answer_losses(model: Any, tokenizer: Any, prompts: list[str], answers: list[str],
+                  max_length: int = 1024, batch_size: int = 8,
+                  add_special_tokens: bool = False) -> list[tuple[float, int]]:
+    """:func:`answer_loss` row by row: for each prompt, the summed cross-entropy of its answer tokens
+    (answer + EOS) and their count. ``sum(losses) / sum(counts)`` is :func:`answer_loss`; the rows
+    apart let a notebook see how the loss spreads over them (08's bootstrap of a difference)."""
+    import torch
+    import torch.nn.functional as F
+
+    rows: list[tuple[float, int]] = []
+    for start in range(0, len(prompts), batch_size):
+        batch_prompts = prompts[start:start + batch_size]
+        texts = [p + a + tokenizer.eos_token for p, a in zip(batch_prompts, answers[start:start + batch_size])]
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right", truncation=True,
+                           max_length=max_length, add_special_tokens=add_special_tokens).to(model.device)
+        labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+        for i, prompt in enumerate(batch_prompts):
+            labels[i, :len(tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"])] = -100
+        with torch.no_grad():
+            logits = model(**inputs).logits[:, :-1].float()
+        targets = labels[:, 1:]
+        token_loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+        rows += [(float(loss), int(n)) for loss, n in zip(token_loss.sum(dim=1).tolist(),
+                                                            (targets != -100).sum(dim=1).tolist())]
+    return rows
+
+
+__all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "answer_loss", "answer_losses", "chat_prompts",
            "chat_train_eval_split", "check_chat_masks", "drop_prompt_only", "last_answers", "show_mask", "to_conversations",
            "to_messages", "token_roles", "two_turn", "with_chat_template"]

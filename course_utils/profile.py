@@ -270,14 +270,15 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
                 env: dict[str, str] | None = None) -> Profile:
     """The run profile for this machine. ``name`` beats ``COURSE_PROFILE`` beats the hardware."""
     env = dict(os.environ) if env is None else env
-    hw = detect_hardware() if hardware is None else hardware
     asked = bool(name)
     name = name or env.get("COURSE_PROFILE") or None
     if name:
         name = name.strip().lower()
-        if name not in _PROFILES:
+        if name not in _PROFILES:  # said before torch is imported (detect_hardware): a typo fails at once
             raise ProfileError(f"unknown profile '{name}'",
                                f"set COURSE_PROFILE to one of: {', '.join(PROFILE_NAMES)}")
+    hw = detect_hardware() if hardware is None else hardware
+    if name:
         reason = f"chosen by COURSE_PROFILE={name}" if env.get("COURSE_PROFILE") else f"asked for '{name}'"
     else:
         name, reason = _default_name(hw)

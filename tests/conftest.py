@@ -158,3 +158,44 @@ print("RESULT " + _json.dumps({
     "trainable": [trainer.model.get_nb_trainable_parameters()[0], _recipe.model.get_nb_trainable_parameters()[0]],
 }))
 """
+
+
+def kernel_execute(client, code, timeout=120):
+    """Run one cell in a ``jupyter_client`` kernel; return its reply status and the iopub messages it produced."""
+    msg_id = client.execute(code)
+    reply = client.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = client.get_shell_msg(timeout=timeout)
+    messages = []
+    while True:
+        msg = client.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    return reply["content"]["status"], messages
+
+
+@pytest.fixture(scope="session")
+def course_kernel(tmp_path_factory):
+    """One smoke kernel, as a learner's (cwd notebooks/, progress bars and warnings on), shared by
+    tests/test_kernel_errors.py and tests/test_ui_outputs.py: one kernel start for the whole run."""
+    from jupyter_client import KernelManager
+
+    out = tmp_path_factory.mktemp("kernel")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests" / "netguard")]),
+           "COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(out / "out"), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COURSE_BLOCK_NETWORK": "1",
+           "MPLBACKEND": "Agg"}
+    for key in ("COURSE_FULL_TRACEBACKS", "COURSE_DATA", "COURSE_MODEL", "COURSE_MAX_STEPS", "TQDM_DISABLE",
+                "PYTHONWARNINGS"):  # a learner's kernel shows warnings
+        env.pop(key, None)
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env, cwd=str(NOTEBOOKS))
+    client = km.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=120)
+    yield client, out
+    client.stop_channels()
+    km.shutdown_kernel(now=True)

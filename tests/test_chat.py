@@ -119,7 +119,7 @@ def test_prompts_are_encoded_as_trl_encoded_the_training_rows(setup):
 
     from trl import SFTConfig, SFTTrainer
 
-    from course_utils.chat import answer_loss
+    from course_utils.chat import answer_loss, answer_losses
     from course_utils.evaluate import answer_loss as rows_loss
 
     profile, model, tokenizer, _ = setup
@@ -141,3 +141,5 @@ def test_prompts_are_encoded_as_trl_encoded_the_training_rows(setup):
     with_bos = answer_loss(model, bos, rows["prompt"], rows["completion"], add_special_tokens=True)
     assert rows_loss(model, bos, rows) == with_bos  # evaluate's prompt/completion loss: Alpaca text, with BOS
     assert with_bos != answer_loss(model, bos, rows["prompt"], rows["completion"])  # False drops the BOS
+    per_row = answer_losses(model, bos, rows["prompt"], rows["completion"], add_special_tokens=True)
+    assert sum(loss for loss, _ in per_row) / sum(n for _, n in per_row) == pytest.approx(with_bos, rel=1e-5)  # 08's rows

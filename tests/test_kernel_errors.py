@@ -11,35 +11,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import kernel_execute as execute  # course_kernel, the session's smoke kernel: conftest.py
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def kernel(course_kernel):
-    """The one smoke kernel below (one kernel start for this file), with COURSE_PROFILE=bogus while
+    """The session's smoke kernel (conftest.py's course_kernel), with COURSE_PROFILE=bogus while
     the test runs: a learner who set a profile that does not exist."""
     client, _ = course_kernel
     execute(client, "import os; os.environ['COURSE_PROFILE'] = 'bogus'")
     yield client
     execute(client, "os.environ['COURSE_PROFILE'] = 'smoke'")
-
-
-def execute(client, code, timeout=120):
-    """Run one cell; return its reply status and the iopub messages it produced."""
-    msg_id = client.execute(code)
-    reply = client.get_shell_msg(timeout=timeout)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = client.get_shell_msg(timeout=timeout)
-    messages = []
-    while True:
-        msg = client.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        messages.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    return reply["content"]["status"], messages
 
 
 def test_course_error_in_a_notebook_cell_shows_cause_and_fix(kernel):
@@ -109,29 +93,6 @@ def _run(client, env: dict[str, str], notebook: str, *ids: str, timeout: int = 3
         if status == "error":
             return next(m["content"] for m in messages if m["msg_type"] == "error"), "".join(printed)
     return None, "".join(printed)
-
-
-@pytest.fixture(scope="module")
-def course_kernel(tmp_path_factory):
-    """One smoke kernel, as a learner's (cwd notebooks/, progress bars on), for every notebook case."""
-    from jupyter_client import KernelManager
-
-    out = tmp_path_factory.mktemp("kernel")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests" / "netguard")]),
-           "COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(out / "out"), "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COURSE_BLOCK_NETWORK": "1",
-           "MPLBACKEND": "Agg"}
-    for key in ("COURSE_FULL_TRACEBACKS", "COURSE_DATA", "COURSE_MODEL", "COURSE_MAX_STEPS", "TQDM_DISABLE",
-                "PYTHONWARNINGS"):  # a learner's kernel shows warnings
-        env.pop(key, None)
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(env=env, cwd=str(NOTEBOOKS))
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=120)
-    yield client, out
-    client.stop_channels()
-    km.shutdown_kernel(now=True)
 
 
 DEFAULTS = {"COURSE_DATA": "sample", "COURSE_MODEL": "", "COURSE_MAX_STEPS": ""}

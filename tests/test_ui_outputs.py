@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import kernel_execute
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_each_figure_is_one_png_output_even_with_the_agg_backend(tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
-
+def test_each_figure_is_one_png_output_even_with_the_agg_backend(course_kernel, tmp_path):
+    client, _ = course_kernel  # a learner's smoke kernel, MPLBACKEND=Agg, shared with test_kernel_errors.py
     code = (
         "from course_utils.plots import (before_after, length_histograms, lora_diagram, loss_curve, lr_schedule,\n"
         "                                sweep_curves, trainable_share)\n"
@@ -29,14 +28,11 @@ def test_each_figure_is_one_png_output_even_with_the_agg_backend(tmp_path):
         "figure = lr_schedule([1, 2, 3, 4], [0.0, 0.5, 1.0, 0.5], 2, [(2, 0.5)])\n"
         "figure = sweep_curves({'lr 1': [(0, 2.0), (4, 1.0)]}, 'a title')\n"
     )
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=env)
-    outputs = notebook.cells[0].outputs
-    assert [o.output_type for o in outputs] == ["display_data"] * 7, outputs
-    assert all("image/png" in o.data for o in outputs)
+    status, messages = kernel_execute(client, code, timeout=300)
+    assert status == "ok", messages
+    outputs = [m for m in messages if m["msg_type"] in ("stream", "display_data", "execute_result", "error")]
+    assert [o["msg_type"] for o in outputs] == ["display_data"] * 7, outputs  # no warning or text either
+    assert all("image/png" in o["content"]["data"] for o in outputs)
     assert (tmp_path / "loss.png").stat().st_size > 0
 
 
