@@ -49,13 +49,47 @@ def quiet_library_bars() -> None:
         datasets.disable_progress_bars()
     if importlib.util.find_spec("transformers") is None:
         return
+    if "transformers.utils.logging" in sys.modules:
+        _quiet_transformers_bars(sys.modules["transformers.utils.logging"])
+    elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
+        # not imported yet: quiet it when something imports it, rather than spend the seconds its
+        # import takes in a kernel that never needs it (notebook 02)
+        sys.meta_path.insert(0, _AfterImport("transformers.utils.logging", _quiet_transformers_bars))
+
+
+def _quiet_transformers_bars(transformers_logging: Any) -> None:
     from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
-    from transformers.utils import logging as transformers_logging
 
     hub_bars_were_off = are_progress_bars_disabled()
     transformers_logging.disable_progress_bar()  # "Loading weights", "Writing model shards"
     if not hub_bars_were_off and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ:
         enable_progress_bars()  # transformers turned the Hub's bars off too: downloads keep theirs
+
+
+class _AfterImport:
+    """A one-shot import hook: the module ``name`` is found by the other finders as usual, and
+    ``callback(module)`` runs once it has been executed. The hook then leaves ``sys.meta_path``."""
+
+    def __init__(self, name: str, callback: Any) -> None:
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = next((found for finder in sys.meta_path if hasattr(finder, "find_spec")
+                     for found in [finder.find_spec(fullname, path, target)] if found is not None), None)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module, callback = spec.loader.exec_module, self.callback
+
+        def exec_then_call(module: Any) -> None:
+            exec_module(module)
+            callback(module)
+
+        spec.loader.exec_module = exec_then_call  # this module's own loader instance
+        return spec
 
 
 # lm-eval's log messages that ask nothing of the learner: (logger, a piece of the message)

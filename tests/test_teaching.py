@@ -206,11 +206,19 @@ def _unique_case(o: Objects) -> Case:
     return Case(data.select([0, 1, 3, 4]), data.select([0, 1]), "another input", (data,))
 
 
-def _share_case(o: Objects) -> Case:
-    lengths = _lengths(o.tokenizer, TEXTS)
-    limit = sorted(lengths)[1]
-    right = sum(n > limit for n in lengths) / len(lengths)
-    return Case(right, right * 100, "percentage", (TEXTS, o.tokenizer, limit))
+def _short_case(o: Objects) -> Case:
+    """Alpaca's prompt without its opening sentence; the wrong one forgets the input."""
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"instruction": ["Give the opposite of the word.", "Name a colour."],
+                              "input": ["big", ""], "output": ["Small.", "Blue."]})
+
+    def short(instruction, input=""):
+        middle = f"### Input:\n{input}\n\n" if input.strip() else ""
+        return f"### Instruction:\n{instruction}\n\n{middle}### Response:\n"
+
+    return Case(short, lambda instruction, input="": short(instruction), "put it into the prompt too",
+                (data, o.tokenizer, 256))
 
 
 def _smallest_case(o: Objects) -> Case:
@@ -403,7 +411,7 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_prompt": _prompt_case,
     "check_most_common_instruction": _common_case,
     "check_unique_prompts": _unique_case,
-    "check_share_over": _share_case,
+    "check_short_template": _short_case,
     "check_smallest_max_length": _smallest_case,
     "check_fits_filter": _filter_case,
     "check_weight_bytes": _bytes_case,

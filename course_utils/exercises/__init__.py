@@ -20,7 +20,7 @@ The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 
 - 01 · install: ``check_compute_dtype``, ``check_formats_that_fit``
 - 02 · data: ``check_prompt``, ``check_most_common_instruction``, ``check_unique_prompts``
-- 03 · lengths: ``check_share_over``, ``check_smallest_max_length``, ``check_fits_filter``
+- 03 · lengths: ``check_short_template``, ``check_smallest_max_length``, ``check_fits_filter``
 - 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``
 - 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``
 - 06 · training: ``check_steps_per_epoch``, ``check_completion_mask``, ``check_lr_schedule``, ``check_unpacked_rows``

@@ -1,4 +1,4 @@
-"""The exercise checkers of notebook 03 (lengths): ``check_share_over``, ``check_smallest_max_length``, ``check_fits_filter``.
+"""The exercise checkers of notebook 03 (lengths): ``check_short_template``, ``check_smallest_max_length``, ``check_fits_filter``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..data import char_lengths, share_over, token_lengths
+from ..data import RESPONSE_MARKER, format_prompt, share_over, token_lengths
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -18,47 +18,67 @@ from ._common import (
     _number,
     _right,
     _same,
-    _share_hints,
     _unanswered,
     _whole,
     _wrong,
     asks_for,
 )
 
-__all__ = ['check_share_over', 'check_smallest_max_length', 'check_fits_filter']
+__all__ = ['check_short_template', 'check_smallest_max_length', 'check_fits_filter']
 
 
-@asks_for("number")
-def check_share_over(answer: float | None, texts: Sequence[str], tokenizer: PreTrainedTokenizerBase,
-                     limit: int) -> bool:
-    """Notebook 03, exercise 1: the share of ``texts`` longer than ``limit`` tokens.
+@asks_for("code")
+def check_short_template(answer: Any, dataset: Any, tokenizer: PreTrainedTokenizerBase, max_length: int) -> bool:
+    """Notebook 03, exercise 1: a shorter prompt template, ``short_prompt(instruction, input)``.
 
-    Lengths count the tokenizer's ids plus the EOS the trainer appends (``token_lengths``);
-    "longer than" means strictly more tokens. The answer is a fraction between 0 and 1.
+    Right when, on every row of ``dataset``, the prompt is text that holds the row's instruction
+    (and its input, when it has one), ends with ``### Response:`` and a newline (where the answer
+    starts), and takes fewer tokens than Alpaca's prompt (``format_prompt``). The message then
+    says what the shorter template saves on this data: tokens per row, the share of a pass, and
+    the rows longer than ``max_length`` before and after.
     """
     if _unanswered(answer):
-        return _not_answered(f"compute the share of rows longer than {limit} tokens.")
-    value = _number(answer)
-    if value is None:
-        return _wrong(f"expected a number, got {type(answer).__name__}.",
-                      "divide a count of rows by the number of rows.")
-    tokens = token_lengths(texts, tokenizer)
-    truth = share_over(tokens, limit)
-    if _same(value, truth):
-        return _right(f"{truth:.1%} of rows are longer than {limit} tokens: with max_length={limit} "
-                      "their end would be cut.")
-    alternatives = [
-        (sum(n >= limit for n in tokens) / len(tokens),
-         "'longer than' means strictly more tokens: a row of exactly the limit fits."),
-        (share_over(token_lengths(texts, tokenizer, add_eos=False), limit),
-         "count the EOS token the trainer appends too: one more token per row."),
-        (share_over(char_lengths(texts), limit),
-         "that is the share in characters; max_length counts tokens."),
-        (1 - truth, "that is the share of rows that fit; the question asks for the rows that are cut."),
-    ]
-    hint = _share_hints(value, truth, alternatives,
-                        "count the rows of `tokens` above the limit and divide by the number of rows.")
-    return _wrong(f"{answer} is not the share of rows over {limit} tokens.", hint)
+        return _not_answered("write short_prompt(instruction, input), then answer = short_prompt.")
+    if not callable(answer):
+        return _wrong(f"expected a function, got {type(answer).__name__}.",
+                      "define short_prompt(instruction, input) with def and pass the function itself.")
+    rows = list(zip(dataset["instruction"], dataset["input"], dataset["output"]))
+    end = RESPONSE_MARKER + "\n"
+    mine = []
+    for index, (instruction, given, _) in enumerate(rows):
+        prompt, error = _call(answer, instruction, given)
+        if error:
+            return _wrong(f"short_prompt raised {error} on row {index}.",
+                          "it is called as short_prompt(instruction, input), with input '' when the row has none.")
+        if prompt is None and index == 0:
+            return _not_answered("your short_prompt returns None: write its body.")
+        if not isinstance(prompt, str):
+            return _wrong(f"short_prompt returned {type(prompt).__name__} on row {index}.", "return the prompt as a string.")
+        if instruction not in prompt:
+            return _wrong(f"row {index}'s prompt does not contain its instruction.",
+                          "put the row's instruction into the prompt, as it is.")
+        if given.strip() and given not in prompt:
+            return _wrong(f"row {index} has an input, and its prompt leaves it out.",
+                          "when input is not empty, put it into the prompt too (Alpaca's second template does).")
+        if not prompt.endswith(end):
+            return _wrong(f"row {index}'s prompt does not end with '### Response:' and a newline.",
+                          "keep that line last: it marks where the answer starts, in training and at inference.")
+        mine.append(prompt)
+    alpaca = [format_prompt(instruction, given) for instruction, given, _ in rows]
+    mine_n, alpaca_n = (token_lengths(texts, tokenizer, add_eos=False) for texts in (mine, alpaca))
+    longer = [i for i, (a, b) in enumerate(zip(mine_n, alpaca_n)) if a >= b]
+    if longer:
+        i = longer[0]
+        return _wrong(f"on row {i} your prompt takes {mine_n[i]} tokens, Alpaca's {alpaca_n[i]}.",
+                      "drop fixed words from the template (the opening sentence is the longest part).")
+    outputs = [output for _, _, output in rows]
+    before = token_lengths([p + o for p, o in zip(alpaca, outputs)], tokenizer)
+    after = token_lengths([p + o for p, o in zip(mine, outputs)], tokenizer)
+    saved = sum(before) - sum(after)
+    return _right(f"your prompts take {sum(mine_n) / len(rows):.0f} tokens on average, Alpaca's "
+                  f"{sum(alpaca_n) / len(rows):.0f}: {saved:,} tokens fewer over the {len(rows)} rows, "
+                  f"{saved / sum(before):.0%} of a pass. Rows longer than max_length={max_length}: "
+                  f"{sum(n > max_length for n in before)} with Alpaca's template, {sum(n > max_length for n in after)} with yours.")
 
 
 def _smallest(lengths: Sequence[int], keep: float, slack: float = 1e-9) -> int:
