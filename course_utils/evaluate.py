@@ -37,6 +37,7 @@ from .errors import CourseError
 TASKS_DIR = Path(__file__).parent / "assets" / "lm_eval_tasks"
 CAPITALS_TASK = "course_capitals"  # the questions in the Alpaca template (the base and 06's model)
 CHAT_CAPITALS_TASK = "course_capitals_chat"  # the same questions bare, for a chat template (08's model)
+PROSE_TASK = "course_prose"  # plain prose scored token by token, as lm-eval's wikitext (rung 3a in the harness)
 
 
 class ServerError(CourseError, RuntimeError):

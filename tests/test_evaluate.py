@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, TASKS_DIR, licence_of, markdown_table, model_card,
+from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, PROSE_TASK, TASKS_DIR, licence_of, markdown_table, model_card,
                                    portable_model_name,
                                    normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
@@ -107,6 +107,16 @@ def test_task_loads_from_any_directory(tmp_path, monkeypatch):
     docs = list(task.test_docs())
     assert len(docs) == 12 and task.doc_to_target(docs[0]) == docs[0]["label"]
     assert task.OUTPUT_TYPE == "multiple_choice"
+
+
+def test_prose_task_scores_rung_3a_passages_token_by_token(tmp_path, monkeypatch):
+    """course_prose is rung 3a inside the harness: the same eight passages, each scored whole (no prompt)."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    monkeypatch.chdir(tmp_path)
+    task = get_task_dict([PROSE_TASK], TaskManager(include_path=str(TASKS_DIR), include_defaults=False))[PROSE_TASK]
+    assert task.OUTPUT_TYPE == "loglikelihood_rolling"
+    assert [task.doc_to_target(doc) for doc in task.test_docs()] == plain_passages()
 
 
 def test_quiet_harness_hides_gits_complaint_outside_a_checkout(tmp_path, monkeypatch, capfd):

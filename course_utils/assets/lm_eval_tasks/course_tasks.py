@@ -11,3 +11,9 @@ def capitals(**metadata):
     import datasets
 
     return datasets.load_dataset("json", data_files={"test": str(HERE / "course_capitals.jsonl")})
+
+
+def prose(**metadata):
+    import datasets
+
+    return datasets.load_dataset("json", data_files={"test": str(HERE / "course_prose.jsonl")})
