@@ -402,8 +402,21 @@ def _fits_case(o: Objects) -> Case:
     return Case(fits(0.8), fits(1.0), "at most 0.8 * memory_gib", (), {"memory_gib": 24.0})
 
 
+def _decode_case(o: Objects) -> Case:
+    def decode(exponent_bits, mantissa_bits):
+        def read(bits):
+            exponent = (bits >> mantissa_bits) & (2**exponent_bits - 1)
+            mantissa = bits & (2**mantissa_bits - 1)
+            bias = 2 ** (exponent_bits - 1) - 1
+            return (-1) ** (bits >> 15) * 2.0 ** (exponent - bias) * (1 + mantissa / 2**mantissa_bits)
+        return read
+
+    return Case(decode(5, 10), decode(8, 7), "5 exponent bits")  # the wrong one reads the bits as bf16
+
+
 CASES: dict[str, Callable[[Objects], Case]] = {
     "check_compute_dtype": _dtype_case,
+    "check_decode_fp16": _decode_case,
     "check_formats_that_fit": _fits_case,
     "check_bnb_4bit_config": _bnb_case,
     "check_lora_all_linear": _all_linear_case,

@@ -18,7 +18,7 @@ notebook has at least one code exercise and at most one number-only exercise.
 
 The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 
-- 01 · install: ``check_compute_dtype``, ``check_formats_that_fit``
+- 01 · install: ``check_compute_dtype``, ``check_formats_that_fit``, ``check_decode_fp16``
 - 02 · data: ``check_prompt``, ``check_most_common_instruction``, ``check_unique_prompts``
 - 03 · lengths: ``check_short_template``, ``check_smallest_max_length``, ``check_fits_filter``
 - 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``

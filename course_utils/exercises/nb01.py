@@ -1,4 +1,5 @@
-"""The exercise checkers of notebook 01 (install and hardware): ``check_compute_dtype``, ``check_formats_that_fit``.
+"""The exercise checkers of notebook 01 (install and hardware): ``check_compute_dtype``, ``check_formats_that_fit``,
+``check_decode_fp16``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from ._common import _call, _not_answered, _right, _unanswered, _wrong, asks_for
 
-__all__ = ["check_compute_dtype", "check_formats_that_fit"]
+__all__ = ["check_compute_dtype", "check_decode_fp16", "check_formats_that_fit"]
 
 # compute capabilities the checker tries, with a card that has each (None: no CUDA GPU)
 CARDS = [((7, 5), "T4 (Colab)"), ((8, 0), "A100"), ((9, 0), "H100/H200"), ((8, 6), "RTX 3090"),
@@ -126,3 +127,62 @@ def check_formats_that_fit(answer: Any, memory_gib: float = 0.0, share: float = 
     t4 = _fits(xgen, 15.0, share)
     return _right(f"your function agrees on {len(cases)} cases. XGen-7B's weights fit a 15 GiB T4 only as {t4}: "
                   "that is why the colab profile loads it in 4-bit.")
+
+
+# float16 numbers the decode checker tries: ordinary ones, the largest, the smallest normal, and negatives
+FP16_CASES = [1.0, -6.5, 0.1, 123.4375, 65504.0, 2.0**-14, -0.0009765625, 3.140625, -2.0**-10 * 1.5]
+
+
+def _decode(bits: int, exponent_bits: int, mantissa_bits: int, bias: int, lead: float = 1.0) -> float:
+    """A 1 + exponent + mantissa bit number rebuilt from its bits (normal numbers only)."""
+    sign = bits >> (exponent_bits + mantissa_bits)
+    exponent = (bits >> mantissa_bits) & (2**exponent_bits - 1)
+    mantissa = bits & (2**mantissa_bits - 1)
+    return (-1) ** sign * 2.0 ** (exponent - bias) * (lead + mantissa / 2**mantissa_bits)
+
+
+@asks_for("code")
+def check_decode_fp16(answer: Any) -> bool:
+    """Notebook 01, exercise 3: a function ``decode_fp16(bits)`` that takes the 16 bits of a float16 number
+    as a whole number (0 to 65,535) and returns its value: 1 sign bit, 5 exponent bits with a bias of 15,
+    10 mantissa bits after a leading 1.
+
+    Tried on the normal float16 numbers of ``FP16_CASES``; the expected value is torch's own reading of
+    the same bits (``view(torch.float16)``).
+    """
+    import torch
+
+    if _unanswered(answer):
+        return _not_answered("write decode_fp16(bits), then answer = decode_fp16.")
+    if not callable(answer):
+        return _wrong(f"expected a function, got {type(answer).__name__}.",
+                      "define decode_fp16(bits) with def and pass the function itself.")
+    for number in FP16_CASES:
+        half = torch.tensor(number, dtype=torch.float16)
+        bits = half.view(torch.int16).item() & 0xFFFF
+        truth = half.item()
+        got, error = _call(answer, bits)
+        if error:
+            return _wrong(f"decode_fp16({bits}) raised {error}.", "bits is a plain int from 0 to 65,535.")
+        if got is None and number == FP16_CASES[0]:
+            return _not_answered("your decode_fp16 returns None: write its body.")
+        try:
+            mine = float(got)
+        except (TypeError, ValueError):
+            return _wrong(f"decode_fp16({bits}) gave {got!r}, not a number.", "return a float.")
+        if mine == truth:
+            continue
+        if mine == _decode(bits, 8, 7, 127):
+            hint = "that is bf16's layout; float16 has 5 exponent bits (bias 15) and 10 mantissa bits."
+        elif mine == _decode(bits, 5, 10, 15, lead=0.0):
+            hint = "the stored mantissa leaves out a leading 1: multiply by (1 + mantissa / 2**10)."
+        elif mine == -truth:
+            hint = "the sign is the top bit, bit 15: bits >> 15."
+        elif mine == _decode(bits, 5, 10, 16) or mine == _decode(bits, 5, 10, 127):
+            hint = "float16's bias is 2**(5 - 1) - 1 = 15."
+        else:
+            hint = ("sign = bits >> 15, exponent = (bits >> 10) & 0x1F, mantissa = bits & 0x3FF; "
+                    "value = (-1)**sign * 2**(exponent - 15) * (1 + mantissa / 2**10).")
+        return _wrong(f"decode_fp16({bits:016b}) gave {mine!r}; those bits are the float16 {truth!r}.", hint)
+    return _right(f"your function reads {len(FP16_CASES)} float16 numbers as torch does, "
+                  "from 65,504 (the largest) down to 2**-14 (the smallest with a leading 1).")
