@@ -160,20 +160,33 @@ def judge_for(profile: Any) -> tuple[str, str]:
     return JUDGES[profile.name]
 
 
-def score_token_ids(tokenizer: Any, low: int = 1, high: int = 5) -> list[int]:
-    """The token id of each score ``low``..``high`` as the judge would write it after 'Score:'
-    (' 4' when that is one token, else '4')."""
-    ids = []
-    for value in range(low, high + 1):
-        for text in (f" {value}", f"{value}"):
-            encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
-            if len(encoded) == 1:
-                ids.append(encoded[0])
-                break
-        else:
-            raise CourseError(f"the judge's tokenizer splits the score {value} into several tokens",
-                              "use a judge whose tokenizer has single-digit tokens (most do)")
-    return ids
+def score_tokens(tokenizer: Any, prompt_end: str = "Score:", low: int = 1,
+                 high: int = 5) -> tuple[str, list[int]]:
+    """How to read a judge's score from its very next token: ``(gap, ids)``.
+
+    A judge writes its reply as 'Score: 4'. The prompt must stop exactly where the score's token begins:
+    - where ' 4' is one token (GPT-2's BPE), the prompt ends with 'Score:' (``gap`` is '') and the score
+      tokens are ' 1' ... ' 5';
+    - where the tokenizer splits a digit from the space before it (Qwen2/2.5, Llama 3, the course's tiny
+      model), the next token after 'Score:' would be ' ', so the prompt ends with 'Score: ' (``gap`` is ' ')
+      and the score tokens are '1' ... '5'.
+    Checked on the tokenizer itself: tokens(prompt_end + gap) + [ids[v]] == tokens(f"{prompt_end} {v}")."""
+    def tokens(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    for gap in ("", " "):
+        head = tokens(prompt_end + gap)
+        ids = []
+        for value in range(low, high + 1):
+            whole = tokens(f"{prompt_end} {value}")
+            if len(whole) == len(head) + 1 and whole[:-1] == head:
+                ids.append(whole[-1])
+        if len(ids) == high - low + 1:
+            return gap, ids
+    raise CourseError(f"the judge's tokenizer does not write the scores {low}-{high} after {prompt_end!r} "
+                      "as one token each",
+                      "use a judge whose tokenizer has single-digit tokens (most do), or generate a few tokens "
+                      "and read the score with parse_score")
 
 
 def judge_prompt(template: str, question: str, reference: str, answer: str, rubric: str = RUBRIC) -> str:
@@ -438,6 +451,6 @@ def _wait_healthy(server: Server, timeout: float) -> None:
                       f"a big model takes minutes to load: pass timeout=...; its last lines:\n{server.log_tail()}")
 
 
-__all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_token_ids", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
+__all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_tokens", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]

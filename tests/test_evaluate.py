@@ -288,3 +288,79 @@ def test_server_reports_a_failed_start(tmp_path, monkeypatch):
         with evaluate.served(tmp_path, timeout=60):
             pass
     assert "no model here" in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the judge reads its score from the very next token: the prompt must end where the digit's token begins
+
+GPT2_FILES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gpt2"
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+               r"|\s*[\r\n]+|\s+(?!\S)|\s+")  # Qwen2/2.5's pre-tokenizer: \p{N} alone, so ' 4' is ' ' + '4'
+GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"  # ' 4' stays whole
+
+
+def _small_bpe(split_pattern: str):
+    """A byte-level BPE trained on a few judge replies, with the given pre-tokenizer regex."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(split_pattern), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    bpe.decoder = decoders.ByteLevel()
+    replies = [f"Question: what is it? Answer given: a cat.\nScore: {v}\nScore (1-5): {v}" for v in range(1, 6)]
+    bpe.train_from_iterator(replies * 20, trainers.BpeTrainer(
+        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=bpe)
+
+
+def _tokenizers():
+    from transformers import AutoTokenizer
+
+    found = {"one token ' 4' (GPT-2 regex)": (_small_bpe(GPT2_SPLIT), ""),
+             "digits split from the space (Qwen2 regex)": (_small_bpe(QWEN2_SPLIT), " "),
+             "the course's tiny model (digits split)": (AutoTokenizer.from_pretrained(TINY_MODEL_DIR), " ")}
+    if (GPT2_FILES / "vocab.bpe").exists():  # GPT-2's real BPE, where the repository has it beside it
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+        from transformers import PreTrainedTokenizerFast
+
+        bpe = Tokenizer(models.BPE.from_file(str(GPT2_FILES / "encoder.json"), str(GPT2_FILES / "vocab.bpe")))
+        bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)  # GPT-2's own regex
+        bpe.decoder = decoders.ByteLevel()
+        found["GPT-2's BPE"] = (PreTrainedTokenizerFast(tokenizer_object=bpe), "")
+    return found
+
+
+@pytest.fixture(scope="module")
+def judge_tokenizers():
+    return _tokenizers()
+
+
+def test_the_two_tokenizer_kinds_really_differ(judge_tokenizers):
+    """The premise: ' 4' is one token for GPT-2-style BPE, a space then a digit for Qwen-style splitting."""
+    one, _ = judge_tokenizers["one token ' 4' (GPT-2 regex)"]
+    split, _ = judge_tokenizers["digits split from the space (Qwen2 regex)"]
+    assert one.tokenize(" 4") == ["Ġ4"]
+    assert split.tokenize(" 4") == ["Ġ", "4"]
+
+
+@pytest.mark.parametrize("kind", list(_tokenizers()))
+def test_judge_prompt_ends_where_the_score_token_begins(judge_tokenizers, kind):
+    """Both prompts, both tokenizer kinds: the judge's prompt followed by the score token we read is exactly
+    the tokens of the prompt followed by its natural reply ' 4'. Reading one position early (at the space)
+    would fail this."""
+    from course_utils.evaluate import JUDGE_PROMPTS, judge_prompt, score_tokens
+
+    tokenizer, expected_gap = judge_tokenizers[kind]
+    for template in JUDGE_PROMPTS.values():
+        prompt_end = template.rsplit("\n", 1)[1]
+        gap, ids = score_tokens(tokenizer, prompt_end)
+        assert gap == expected_gap
+        assert score_tokens(tokenizer)[0] == gap  # 'Score:' and 'Score (1-5):' need the same gap
+        prompt = judge_prompt(template, "What is the capital of Peru?", "Lima.", "Lima.") + gap
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        for value, token in enumerate(ids, start=1):
+            assert tokenizer.decode([token]).strip() == str(value)
+            natural = tokenizer(prompt.rstrip(" ") + f" {value}", add_special_tokens=False)["input_ids"]
+            assert natural == head + [token], (kind, value)

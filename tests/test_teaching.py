@@ -451,16 +451,25 @@ CASES: dict[str, Callable[[Objects], Case]] = {
                                        lambda reply: 7 if "7" in reply else __import__("course_utils.evaluate").evaluate.parse_score(reply),
                                        "not a score on this scale"),
     "check_spearman": lambda o: Case(0.5, 0.8, "rank", ([1, 2, 3], [1, 3, 2])),
-    "check_model_args": lambda o: Case({"pretrained": str(_smoke().model), "peft": "adapter", "dtype": "float32"},
-                                       {"pretrained": str(_smoke().model), "peft": "adapter", "dtype": "float32",
-                                        "device": "cpu"}, "simple_evaluate(device=", (_smoke(), "adapter")),
+    "check_word_perplexity": lambda o: _word_perplexity_case(o),
 }
 
 
-def _smoke():
-    from course_utils import get_profile
+def _word_perplexity_case(o: Objects) -> Case:
+    """Notebook 09, exercise 3: the total loss of the scored tokens (all but each text's first), per word."""
+    import math
+    import re
 
-    return get_profile("smoke", env={})
+    def right(mean_loss, texts):
+        scored = sum(len(ids) - 1 for ids in o.tokenizer(texts)["input_ids"])
+        return math.exp(mean_loss * scored / sum(len(re.split(r"\s+", t)) for t in texts))
+
+    def every_token(mean_loss, texts):  # counts each text's first token too, which text_loss does not score
+        scored = sum(len(ids) for ids in o.tokenizer(texts)["input_ids"])
+        return math.exp(mean_loss * scored / sum(len(re.split(r"\s+", t)) for t in texts))
+
+    texts = ["The capital of Peru is Lima.", "Cats and dogs are mammals."]
+    return Case(right, every_token, "len(ids) - 1", ({"base": 0.7, "fine-tuned": 1.0}, texts, o.tokenizer))
 
 
 def test_every_checker_has_unit_tests():

@@ -1,19 +1,19 @@
 """The exercise checkers of notebook 09 (evaluate and ship): ``check_read_score``, ``check_spearman``,
-``check_model_args``.
+``check_word_perplexity``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..evaluate import parse_score
 from ._common import _not_answered, _number, _right, _unanswered, _wrong, asks_for
 
-__all__ = ["check_read_score", "check_spearman", "check_model_args"]
+__all__ = ["check_read_score", "check_spearman", "check_word_perplexity"]
 
 # (judge reply, the score in it): the cases check_read_score tries
 SCORE_REPLIES = [
@@ -105,22 +105,48 @@ def check_spearman(answer: Any, a: Sequence[float], b: Sequence[float]) -> bool:
     return _wrong(f"{value} is not Spearman's correlation of a and b.", hint)
 
 
+def _words(text: str) -> int:
+    """Words as lm-eval counts them for word perplexity: the pieces between runs of whitespace."""
+    return len(re.split(r"\s+", text))
+
+
 @asks_for("code")
-def check_model_args(answer: Any, profile: Any, adapter_dir: Path | str) -> bool:
-    """Notebook 09, exercise 3: lm-eval's ``model_args`` for base + notebook 06's adapter, float32."""
-    if _unanswered(answer):
-        return _not_answered("write the model_args dict.")
-    if not isinstance(answer, dict):
-        return _wrong(f"expected a dict, got {type(answer).__name__}.",
-                      "model_args = {'pretrained': ..., 'peft': ..., 'dtype': ...}.")
-    if "device" in answer:
-        return _wrong("device= inside model_args is a TypeError in lm-eval.",
-                      "pass the device to simple_evaluate(device=...), not in model_args.")
-    if str(answer.get("pretrained")) != str(profile.model):
-        return _wrong(f"pretrained is {answer.get('pretrained')!r}.",
-                      "pretrained names the base model: profile.model.")
-    if "peft" not in answer or Path(str(answer["peft"])).resolve() != Path(adapter_dir).resolve():
-        return _wrong("the adapter is missing or not notebook 06's.", "peft=str(adapter_dir) attaches the adapter.")
-    if str(answer.get("dtype", "")).removeprefix("torch.") != "float32":
-        return _wrong(f"dtype is {answer.get('dtype')!r}.", "ask for 'float32' (the harness also takes torch.float32).")
-    return _right("the harness loads profile.model in float32 and attaches the adapter with peft.")
+def check_word_perplexity(word_perplexity: Callable[[float, Sequence[str]], Any] | None,
+                          plain: dict[str, float], passages: Sequence[str], tokenizer: Any) -> bool:
+    """Notebook 09, exercise 3: ``word_perplexity(mean_loss, texts)``, the perplexity per word of texts whose
+    loss per scored token is ``mean_loss`` (rung 3a's ``text_loss``), tried on every model of ``plain``."""
+    if _unanswered(word_perplexity):
+        return _not_answered("write word_perplexity(mean_loss, texts).")
+    if not callable(word_perplexity):
+        return _wrong(f"expected a function, got {type(word_perplexity).__name__}.",
+                      "define word_perplexity(mean_loss, texts) with def and pass the function itself.")
+    texts = list(passages)
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    scored = sum(lengths) - len(texts)  # text_loss scores every token but each text's first
+    words = sum(_words(text) for text in texts)
+    got = {}
+    for name, mean_loss in plain.items():
+        try:
+            result = word_perplexity(mean_loss, texts)
+        except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
+            return _wrong(f"word_perplexity raised {type(err).__name__}: {err}.",
+                          "use the tokenizer for the token count and re.split(r'\\s+', text) for the words.")
+        got[name] = _number(result)
+        if got[name] is None:
+            return _wrong(f"word_perplexity returned {type(result).__name__}, not a number.",
+                          "return math.exp(total loss / number of words).")
+        truth = math.exp(mean_loss * scored / words)
+        if math.isclose(got[name], truth, rel_tol=1e-6):
+            continue
+        if math.isclose(got[name], math.exp(mean_loss), rel_tol=1e-6):
+            hint = ("that is the perplexity per token. Undo the mean first: total loss = mean_loss x the number "
+                    "of scored tokens; then divide by the number of words.")
+        elif math.isclose(got[name], math.exp(mean_loss * sum(lengths) / words), rel_tol=1e-6):
+            hint = ("the first token of each text has no token before it, so text_loss does not score it: "
+                    "count len(ids) - 1 tokens per text.")
+        else:
+            hint = ("total loss = mean_loss x scored tokens (len(ids) - 1 per text); words = "
+                    "len(re.split(r'\\s+', text)) per text; the answer is math.exp(total loss / words).")
+        return _wrong(f"for {name!r} (mean loss {mean_loss:.3f}) you gave {got[name]:.4f}, expected {truth:.4f}.", hint)
+    shown = ", ".join(f"{name} {value:.3f}" for name, value in got.items())
+    return _right(f"{shown}: {scored} scored tokens spread over {words} words.")
