@@ -15,18 +15,24 @@ def _unanswered(answer: Any) -> bool:
     return isinstance(answer, (tuple, list)) and any(a is None or a is Ellipsis for a in answer)
 
 
+def _say(line: str) -> None:
+    """One write with its newline, flushed: a notebook kernel can otherwise send the newline as a
+    separate, empty-looking output of its own."""
+    print(line + "\n", end="", flush=True)
+
+
 def _not_answered(task: str) -> bool:
-    print(f"not answered yet — {task}")
+    _say(f"not answered yet — {task}")
     return False
 
 
 def _right(message: str) -> bool:
-    print(f"✓ right: {message}")
+    _say(f"✓ right: {message}")
     return True
 
 
 def _wrong(message: str, hint: str) -> bool:
-    print(f"✗ not yet: {message} Hint: {hint}")
+    _say(f"✗ not yet: {message} Hint: {hint}")
     return False
 
 
