@@ -4,7 +4,7 @@
 - :func:`plain_passages`: plain text (no instruction) to measure what fine-tuning did outside its data;
 - :data:`TASKS_DIR`: the course's lm-eval task (YAML + local jsonl), passed as ``include_path``;
 - :func:`judge_prompt`, :func:`parse_score`: an LLM judge's prompt with a rubric, and its score read back;
-- :func:`model_card`: the README written beside the merged model;
+- :func:`model_card`, :func:`data_name`: the README written beside the merged model, naming the data used;
 - :func:`served`: ``transformers serve`` in a subprocess on a free loopback port, stopped on leaving
   the ``with`` block, whatever happened inside it (and at interpreter exit, and when the kernel dies).
 """
@@ -216,6 +216,30 @@ def licence_of(name: str, uses_tiny_model: bool = False) -> str:
     if uses_tiny_model or name == "sample":
         return "Apache-2.0 (written for this course)"
     return LICENCES.get(name, "unknown: check its Hub page and write it here")
+
+def data_name(data: str) -> str:
+    """How a card names the data a run trained on (``profile.data``): a Hub id as it is; ``"sample"`` as
+    the course's shipped file (``course_utils/assets/alpaca_sample.jsonl``); any other local file by its
+    path in the repository or its own name, never an absolute path of the machine that wrote the card."""
+    if data == "sample":
+        from .data import SAMPLE_PATH
+
+        data = str(SAMPLE_PATH)
+    return portable_model_name(data)
+
+
+def free_memory() -> None:
+    """Give back the memory of deleted models now: Python's cycle collector, then CUDA's cache."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a course requirement
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """A list of dicts (same keys) as a Markdown table; floats with 3 decimals."""

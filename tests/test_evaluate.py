@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, PROSE_TASK, TASKS_DIR, licence_of, markdown_table, model_card,
+from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, PROSE_TASK, TASKS_DIR, data_name, licence_of, markdown_table, model_card,
                                    portable_model_name,
                                    normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
@@ -82,6 +82,23 @@ def test_model_card_names_the_prompt_format_shipped(tmp_path):
     assert profile.replace(format="chat").merged_dir.name == "merged-chat" and profile.merged_dir.name == "merged"
     with pytest.raises(MissingArtifactError, match="08_chat_format"):
         check_adapter(profile.chat_adapter_dir)
+
+
+def test_card_names_the_data_the_run_trained_on(tmp_path):
+    """Notebook 09's card is built from the profile: on smoke it names the course's sample, never Alpaca
+    (review 9 read a printed card that named tatsu-lab/alpaca after a run on the sample)."""
+    from course_utils.profile import get_profile
+
+    smoke = get_profile("smoke", env={"COURSE_OUTPUT_DIR": str(tmp_path)})
+    assert data_name(smoke.data) == "course_utils/assets/alpaca_sample.jsonl"
+    assert data_name(ALPACA_ID) == ALPACA_ID
+    assert data_name(str(tmp_path / "my_rows.jsonl")) == "my_rows.jsonl"  # no absolute path of this machine
+    card = model_card(base_model=smoke.model, base_license=licence_of(smoke.model, smoke.uses_tiny_model),
+                      data=data_name(smoke.data), data_license=licence_of(smoke.data), hyperparameters={},
+                      evaluation=[{"m": 1.0}], intended_use="")
+    licences = card.split("## Licences", 1)[1].split("## Training", 1)[0]
+    assert "**Fine-tuning data:** `course_utils/assets/alpaca_sample.jsonl`" in licences
+    assert ALPACA_ID not in card and "non-commercial" not in card and "license: apache-2.0" in card
 
 
 def test_markdown_table():
