@@ -112,10 +112,10 @@ def install_notebook_handler() -> None:
     cell failed with no message at all. :class:`CourseError` now renders itself through
     ``_render_traceback_``; this removes such a handler if an old import left one behind.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
+    if "IPython" not in sys.modules:  # no shell without it (a script, make clean): skip its import
         return
+    from IPython import get_ipython
+
     shell = get_ipython()
     if shell is not None and CourseError in tuple(getattr(shell, "custom_exceptions", ()) or ()):
         shell.set_custom_exc((), None)

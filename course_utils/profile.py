@@ -277,7 +277,9 @@ def get_profile(name: str | None = None, hardware: Hardware | None = None,
         if name not in _PROFILES:  # said before torch is imported (detect_hardware): a typo fails at once
             raise ProfileError(f"unknown profile '{name}'",
                                f"set COURSE_PROFILE to one of: {', '.join(PROFILE_NAMES)}")
-    hw = detect_hardware() if hardware is None else hardware
+    # smoke and laptop read nothing from the hardware: naming one skips detect_hardware's torch import
+    # (seconds in a kernel that never needs torch, notebook 02's)
+    hw = detect_hardware() if hardware is None and name not in NO_CUDA_PROFILES else hardware
     if name:
         reason = f"chosen by COURSE_PROFILE={name}" if env.get("COURSE_PROFILE") else f"asked for '{name}'"
     else:

@@ -177,10 +177,25 @@ def kernel_execute(client, code, timeout=120):
     return reply["content"]["status"], messages
 
 
+# The shared kernel's first cell, before anything in it imported datasets or transformers (as a
+# notebook's first cell): which progress bars course_utils.quiet_library_bars() leaves on.
+# tests/test_progress.py reads what it printed from KERNEL_START (no interpreter of its own to start).
+QUIET_BARS = """
+import course_utils
+course_utils.quiet_library_bars()
+import datasets
+from huggingface_hub.utils import are_progress_bars_disabled
+from transformers.utils import logging
+print(datasets.is_progress_bar_enabled(), logging.is_progress_bar_enabled(), not are_progress_bars_disabled())
+"""
+KERNEL_START: dict[str, tuple[str, str]] = {}
+
+
 @pytest.fixture(scope="session")
 def course_kernel(tmp_path_factory):
     """One smoke kernel, as a learner's (cwd notebooks/, progress bars and warnings on), shared by
-    tests/test_kernel_errors.py and tests/test_ui_outputs.py: one kernel start for the whole run."""
+    tests/test_kernel_errors.py, tests/test_ui_outputs.py and tests/test_progress.py: one kernel
+    start for the whole run. Its first cell is QUIET_BARS."""
     from jupyter_client import KernelManager
 
     out = tmp_path_factory.mktemp("kernel")
@@ -189,13 +204,17 @@ def course_kernel(tmp_path_factory):
            "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COURSE_BLOCK_NETWORK": "1",
            "MPLBACKEND": "Agg"}
     for key in ("COURSE_FULL_TRACEBACKS", "COURSE_DATA", "COURSE_MODEL", "COURSE_MAX_STEPS", "TQDM_DISABLE",
-                "PYTHONWARNINGS"):  # a learner's kernel shows warnings
+                "PYTHONWARNINGS", "HF_DATASETS_DISABLE_PROGRESS_BARS",
+                "HF_HUB_DISABLE_PROGRESS_BARS"):  # a learner's kernel shows warnings and bars
         env.pop(key, None)
     km = KernelManager(kernel_name="python3")
     km.start_kernel(env=env, cwd=str(NOTEBOOKS))
     client = km.client()
     client.start_channels()
     client.wait_for_ready(timeout=120)
+    status, messages = kernel_execute(client, QUIET_BARS, timeout=300)
+    KERNEL_START["bars"] = (status, "".join(m["content"].get("text", "") + "".join(m["content"].get("traceback", []))
+                                            for m in messages if m["msg_type"] in ("stream", "error")))
     yield client, out
     client.stop_channels()
     km.shutdown_kernel(now=True)

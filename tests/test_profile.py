@@ -23,6 +23,21 @@ def test_unknown_profile():
     assert "smoke, laptop, colab, gpu, seed" in str(err.value)
 
 
+def test_smoke_and_laptop_by_name_leave_the_hardware_alone(monkeypatch):
+    """Nothing in them depends on the hardware, so naming one skips detect_hardware (and the torch
+    import it costs: notebook 02's kernel never imports torch); a GPU profile or no name still asks."""
+    import course_utils.profile as profile_module
+
+    asked = []
+    monkeypatch.setattr(profile_module, "detect_hardware", lambda: asked.append(1) or CPU)
+    assert [get_profile(n, env={}).name for n in ("smoke", "laptop")] == ["smoke", "laptop"]
+    assert get_profile(env={"COURSE_PROFILE": "smoke"}).name == "smoke" and asked == []
+    assert get_profile(env={}).name == "smoke" and asked == [1]
+    with pytest.raises(ProfileError, match="needs a CUDA GPU"):
+        get_profile("gpu", env={})
+    assert asked == [1, 1]
+
+
 @pytest.mark.parametrize("name", ["gpu", "colab", "seed"])
 def test_gpu_profiles_need_cuda(name):
     with pytest.raises(ProfileError, match="needs a CUDA GPU"):

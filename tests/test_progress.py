@@ -2,31 +2,18 @@
 weight-loading bars off, the training bar and the Hub's download bars on; integer token counts and
 no "No log" table from an evaluate() outside training."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
-REPO = Path(__file__).resolve().parent.parent
 
-QUIET = """
-import course_utils
-course_utils.quiet_library_bars()
-import datasets
-from huggingface_hub.utils import are_progress_bars_disabled
-from transformers.utils import logging
-print(datasets.is_progress_bar_enabled(), logging.is_progress_bar_enabled(), not are_progress_bars_disabled())
-"""
+def test_library_bars_are_off_and_download_bars_stay(course_kernel):
+    """Read in the session's fresh smoke kernel (conftest.py): its first cell, QUIET_BARS, calls
+    quiet_library_bars() before datasets and transformers are imported there, with none of the
+    bar settings (HF_*_DISABLE_PROGRESS_BARS, TQDM_DISABLE) in its environment."""
+    from conftest import KERNEL_START
 
-
-def test_library_bars_are_off_and_download_bars_stay():
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    for name in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
-        env.pop(name, None)
-    done = subprocess.run([sys.executable, "-c", QUIET], capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "False", "True"]  # datasets off, transformers off, Hub downloads on
+    status, printed = KERNEL_START["bars"]
+    assert status == "ok", printed
+    assert printed.split() == ["False", "False", "True"]  # datasets off, transformers off, Hub downloads on
 
 
 def test_notebook_display_shows_integer_tokens_and_no_table_outside_training(monkeypatch):
