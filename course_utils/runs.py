@@ -3,9 +3,9 @@ the script mirror).
 
 :func:`run` loads, builds the trainer with :func:`course_utils.recipe.make_trainer` (the one
 recipe), trains, resuming an unfinished run from its last *complete* checkpoint, and saves the
-adapter. The command line around it is :mod:`course_utils.finetune`. Notebook 06 writes the
-trainer out itself and uses the two pieces below around ``trainer.train``, in one line
-(:func:`guarded_run`)::
+adapter. The command line around it is :mod:`course_utils.finetune`. Notebooks 06 and 08 write the
+trainer out themselves and use the two pieces below around ``trainer.train``, in one line
+(:func:`training_run` in 06, which also saves the adapter whole; :func:`guarded_run` in 08)::
 
     with runs.exclusive(profile.output_dir):                       # one run per folder at a time
         checkpoint = runs.prepare(profile, train_data, eval_data)   # resume only the same run
@@ -40,6 +40,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -363,6 +364,79 @@ def guarded_run(profile: Profile, train_data: Any = None, eval_data: Any = None,
         if checkpoint is None:
             print("starting at step 0")
         yield checkpoint
+
+
+def _rng_keeper() -> Any:
+    """A trainer callback: the first ``trainer.evaluate()`` before training gives torch's random
+    state back as it found it (what ``torch.random.fork_rng`` around that call would do). Evaluating
+    starts a DataLoader, which draws a seed; without this, the shuffling and dropout of the run
+    would depend on whether it was evaluated first. Once training begins it does nothing."""
+    import torch
+    from transformers import TrainerCallback
+
+    class EvaluationKeepsTheRandomNumbers(TrainerCallback):
+        def __init__(self) -> None:
+            self.state = (torch.get_rng_state(),
+                          torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.state is not None:
+                cpu, cuda = self.state
+                torch.set_rng_state(cpu)
+                if cuda is not None:
+                    torch.cuda.set_rng_state_all(cuda)
+                self.state = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.state = None
+
+    return EvaluationKeepsTheRandomNumbers()
+
+
+class _NothingSaved(Exception):
+    pass
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`training_run` yields: the checkpoint to resume from (None: step 0) and the
+    folder to save into (renamed to ``profile.adapter_dir`` when the block ends)."""
+
+    checkpoint: str | None
+    save_dir: Path
+
+
+@contextmanager
+def training_run(trainer: Any, profile: Profile, train_data: Any = None, eval_data: Any = None,
+                 **overrides: Any) -> Iterator[TrainingRun]:
+    """Notebook 06's plumbing around ``evaluate``, ``train`` and ``save_pretrained``, in one line::
+
+        with training_run(trainer, profile, train_data, eval_data) as run:
+            before = trainer.evaluate()
+            trainer.train(resume_from_checkpoint=run.checkpoint)
+            trainer.model.save_pretrained(run.save_dir)
+
+    - :func:`exclusive`: one run at a time in the output folder;
+    - :func:`prepare`: the run record; ``run.checkpoint`` resumes only the same unfinished run;
+    - an evaluation before training draws no random numbers that training would see;
+    - ``run.save_dir`` is an :func:`~course_utils.files.atomic_dir`: it replaces the adapter folder
+      whole when the block ends without an error, and only if something was saved into it.
+    """
+    from .files import atomic_dir
+
+    with exclusive(profile.output_dir):
+        checkpoint = prepare(profile, train_data, eval_data, **overrides)
+        keeper = _rng_keeper()
+        trainer.add_callback(keeper)
+        try:
+            with atomic_dir(profile.adapter_dir) as folder:
+                yield TrainingRun(checkpoint, folder)
+                if not any(folder.iterdir()):
+                    raise _NothingSaved  # an empty folder must not pass for an adapter
+        except _NothingSaved:
+            pass
+        finally:
+            trainer.remove_callback(keeper)
 
 
 # ---------------------------------------------------------------- the whole run

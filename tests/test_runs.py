@@ -385,3 +385,84 @@ def test_guarded_run_is_exclusive_and_prepare_in_one_line(profile, capsys):
     with pytest.raises(RunConflictError):  # another run's checkpoints: prepare's message
         with guarded_run(profile.replace(max_steps=80), small_data()):
             pass
+
+
+class _FakeTrainer:
+    """Only what training_run touches: the callback list."""
+
+    def __init__(self):
+        self.callbacks = []
+
+    def add_callback(self, callback):
+        self.callbacks.append(callback)
+
+    def remove_callback(self, callback):
+        self.callbacks.remove(callback)
+
+    def evaluate(self):  # as a real evaluation: a DataLoader draws a seed, then on_evaluate
+        import torch
+
+        torch.empty((), dtype=torch.int64).random_()
+        for callback in self.callbacks:
+            callback.on_evaluate(None, None, None)
+
+    def train(self):
+        for callback in self.callbacks:
+            callback.on_train_begin(None, None, None)
+
+
+def test_training_run_locks_resumes_and_saves_whole(profile):
+    """Notebook 06's one line of plumbing: the lock, prepare's checkpoint, the adapter saved whole."""
+    from course_utils.runs import _HELD, training_run
+
+    trainer = _FakeTrainer()
+    with training_run(trainer, profile, small_data()) as run:
+        assert run.checkpoint is None and len(trainer.callbacks) == 1
+        assert any(key.startswith(str(Path(profile.output_dir).resolve())) for key in _HELD)  # locked
+        assert run.save_dir.is_dir() and run.save_dir != profile.adapter_dir
+        (run.save_dir / "adapter_config.json").write_text("{}")
+        assert not profile.adapter_dir.exists()  # not in place until the block ends
+        make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
+    assert not _HELD and trainer.callbacks == []  # released, callback gone
+    assert (profile.adapter_dir / "adapter_config.json").read_text() == "{}"
+    with training_run(trainer, profile, small_data()) as run:  # the same unfinished run resumes
+        assert run.checkpoint == str(profile.checkpoint_dir / "checkpoint-20")
+    with pytest.raises(RunConflictError):  # another run's checkpoints: prepare's message
+        with training_run(trainer, profile.replace(max_steps=80), small_data()):
+            pass
+
+
+def test_training_run_puts_nothing_in_place_when_nothing_was_saved_or_it_failed(profile):
+    from course_utils.runs import training_run
+
+    with training_run(_FakeTrainer(), profile, small_data()):
+        pass  # nothing saved: no empty folder passes for an adapter
+    assert not profile.adapter_dir.exists()
+    with pytest.raises(RuntimeError):
+        with training_run(_FakeTrainer(), profile, small_data()) as run:
+            (run.save_dir / "adapter_config.json").write_text("{}")
+            raise RuntimeError("training failed")
+    assert not profile.adapter_dir.exists()
+    assert [p.name for p in profile.adapter_dir.parent.iterdir() if p.name.startswith(".adapter")] == []
+
+
+def test_training_run_evaluating_first_leaves_the_random_numbers_of_training(profile):
+    """An evaluation before training draws a DataLoader seed: training must not see it."""
+    import torch
+
+    from course_utils.runs import training_run
+
+    torch.manual_seed(0)
+    expected = torch.rand(3)  # what training would draw without the evaluation
+    torch.manual_seed(0)
+    trainer = _FakeTrainer()
+    with training_run(trainer, profile, small_data()):
+        trainer.evaluate()
+        trainer.train()
+        assert torch.equal(torch.rand(3), expected)
+        trainer.evaluate()  # after training begins: draws as it always does
+        after = torch.rand(3)
+    torch.manual_seed(0)
+    torch.rand(3)
+    torch.empty((), dtype=torch.int64).random_()
+    assert torch.equal(after, torch.rand(3))

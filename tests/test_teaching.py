@@ -625,7 +625,7 @@ GUARDS = {
            ("AutoModelForCausalLM.from_pretrained(", "check_model(model, tokenizer, profile.max_length)"),
            ("check_pad_token(tokenizer)", None)],
     "06": [("before = trainer.evaluate()", "trainer.train("),
-           ("with guarded_run(profile, train_data, eval_data) as checkpoint:", "trainer.train(")],
+           ("with training_run(trainer, profile, train_data, eval_data) as run:", "trainer.train(")],
     "07": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
            # issue 12's acceptance on the tiny model: the base loses on eval loss and on format
            ("assert base_loss > tuned_loss", None), ("assert format_base < format_tuned", None)],
