@@ -18,11 +18,17 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .data import load_alpaca
+from .errors import CourseError
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
     from .profile import Profile
+
+class BoundaryError(CourseError, ValueError):
+    """The tokens of a prompt encoded alone are not the first tokens of the prompt and its answer
+    encoded together: a loss that masks the prompt by its length would mask the wrong tokens."""
+
 
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -190,16 +196,55 @@ def check_chat_masks(dataset: Any, tokenizer: Any, max_length: int | None = None
 
 
 def show_mask(ids: list[int], labels: list[int], tokenizer: Any) -> str:
-    """The tokens of a row as text, each run of tokens that carry loss between ``⟦ ⟧`` (readable in
-    any front-end) and on a green background (terminal colours, which Jupyter shows too), EOS written
-    out as ``</s>``-style text."""
+    """The tokens of a row as text, each run of tokens that carry loss (label not -100) between
+    ``⟦ ⟧``, as notebook 08 prints its mask by hand; EOS written out as ``</s>``-style text. Plain
+    text, no terminal colour codes, so it reads the same in every front-end and in a saved notebook."""
     out, in_loss = [], False
     for token, label in zip(ids, labels):
         if (label != -100) != in_loss:  # a run of tokens with loss starts or ends here
             in_loss = not in_loss
-            out.append("\x1b[42m⟦" if in_loss else "⟧\x1b[0m")
+            out.append("⟦" if in_loss else "⟧")
         out.append(tokenizer.decode([token]))
-    return "".join(out) + ("⟧\x1b[0m" if in_loss else "")
+    return "".join(out) + ("⟧" if in_loss else "")
+
+
+def _answer_batch(tokenizer: Any, prompts: list[str], answers: list[str], max_length: int,
+                  add_special_tokens: bool, device: Any) -> tuple[Any, Any]:
+    """``prompt + answer + EOS`` encoded, padded on the right, and labels with -100 on each prompt's
+    tokens and on the padding. Raises :class:`BoundaryError` when a prompt's tokens are not where
+    the row's first tokens are: the loss would then score part of the prompt or skip part of the answer."""
+    texts = [p + a + tokenizer.eos_token for p, a in zip(prompts, answers)]
+    inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right", truncation=True,
+                       max_length=max_length, add_special_tokens=add_special_tokens).to(device)
+    labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
+    for i, prompt in enumerate(prompts):
+        prompt_ids = tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"][:max_length]
+        check_answer_boundary(prompt_ids, inputs["input_ids"][i].tolist(), tokenizer, where=f"row {i} of the batch")
+        labels[i, :len(prompt_ids)] = -100
+    return inputs, labels
+
+
+def check_answer_boundary(prompt_ids: list[int], row_ids: list[int], tokenizer: Any, where: str = "") -> None:
+    """The prompt's tokens (encoded alone, cut at the row's length) must be the first tokens of the
+    row that encodes ``prompt + answer``: only then do the labels -100 on the first ``len(prompt_ids)``
+    tokens cover the prompt and nothing of the answer. It fails when the tokenizer merges the
+    prompt's last characters with the answer's first ones (a prompt ending in a space or in half a
+    word), or adds a token at the end of every text."""
+    row_ids = list(row_ids)
+    if row_ids[:len(prompt_ids)] == list(prompt_ids)[:len(row_ids)]:
+        return
+    at = next(k for k, (a, b) in enumerate(zip(prompt_ids, row_ids)) if a != b) \
+        if any(a != b for a, b in zip(prompt_ids, row_ids)) else min(len(prompt_ids), len(row_ids))
+    alone = tokenizer.decode(list(prompt_ids[at:at + 3]))
+    joined = tokenizer.decode(row_ids[at:at + 3])
+    raise BoundaryError(
+        f"the prompt's tokens are not the first tokens of prompt + answer: token {at} is {alone!r} in the "
+        f"prompt alone but {joined!r} once the answer follows, so the loss would not start where the answer does",
+        where=f"{where}, token {at} of {len(prompt_ids)} prompt tokens".lstrip(", "),
+        fix="end every prompt where a token ends: with a newline, as the course's templates do (not with a "
+            "space or half a word), and put the space at the start of the answer instead; and encode prompt and "
+            "prompt + answer with the same add_special_tokens (a tokenizer that appends EOS to every text "
+            "needs add_special_tokens=False)")
 
 
 def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[str],
@@ -212,13 +257,8 @@ def answer_loss(model: Any, tokenizer: Any, prompts: list[str], answers: list[st
 
     total, count = 0.0, 0
     for start in range(0, len(prompts), batch_size):
-        batch_prompts = prompts[start:start + batch_size]
-        texts = [p + a + tokenizer.eos_token for p, a in zip(batch_prompts, answers[start:start + batch_size])]
-        inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right", truncation=True,
-                           max_length=max_length, add_special_tokens=add_special_tokens).to(model.device)
-        labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
-        for i, prompt in enumerate(batch_prompts):
-            labels[i, :len(tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"])] = -100
+        inputs, labels = _answer_batch(tokenizer, prompts[start:start + batch_size], answers[start:start + batch_size],
+                                       max_length, add_special_tokens, model.device)
         scored = (labels[:, 1:] != -100).sum().item()
         with torch.no_grad():
             total += model(**inputs, labels=labels).loss.item() * scored
@@ -237,13 +277,8 @@ def answer_losses(model: Any, tokenizer: Any, prompts: list[str], answers: list[
 
     rows: list[tuple[float, int]] = []
     for start in range(0, len(prompts), batch_size):
-        batch_prompts = prompts[start:start + batch_size]
-        texts = [p + a + tokenizer.eos_token for p, a in zip(batch_prompts, answers[start:start + batch_size])]
-        inputs = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right", truncation=True,
-                           max_length=max_length, add_special_tokens=add_special_tokens).to(model.device)
-        labels = inputs["input_ids"].masked_fill(inputs["attention_mask"] == 0, -100)
-        for i, prompt in enumerate(batch_prompts):
-            labels[i, :len(tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"])] = -100
+        inputs, labels = _answer_batch(tokenizer, prompts[start:start + batch_size], answers[start:start + batch_size],
+                                       max_length, add_special_tokens, model.device)
         with torch.no_grad():
             logits = model(**inputs).logits[:, :-1].float()
         targets = labels[:, 1:]
@@ -253,6 +288,6 @@ def answer_losses(model: Any, tokenizer: Any, prompts: list[str], answers: list[
     return rows
 
 
-__all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "answer_loss", "answer_losses", "chat_prompts",
-           "chat_train_eval_split", "check_chat_masks", "drop_prompt_only", "last_answers", "show_mask", "to_conversations",
-           "to_messages", "token_roles", "two_turn", "with_chat_template"]
+__all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "BoundaryError", "answer_loss", "answer_losses",
+           "chat_prompts", "chat_train_eval_split", "check_answer_boundary", "check_chat_masks", "drop_prompt_only",
+           "last_answers", "show_mask", "to_conversations", "to_messages", "token_roles", "two_turn", "with_chat_template"]

@@ -143,3 +143,38 @@ def test_prompts_are_encoded_as_trl_encoded_the_training_rows(setup):
     assert with_bos != answer_loss(model, bos, rows["prompt"], rows["completion"])  # False drops the BOS
     per_row = answer_losses(model, bos, rows["prompt"], rows["completion"], add_special_tokens=True)
     assert sum(loss for loss, _ in per_row) / sum(n for _, n in per_row) == pytest.approx(with_bos, rel=1e-5)  # 08's rows
+
+
+def test_answer_loss_checks_that_the_answer_starts_after_the_prompts_tokens(setup):
+    """The loss masks each prompt by the length of its tokens encoded alone: that is only right when
+    those tokens are the first tokens of prompt + answer. A prompt ending in a space breaks it (the
+    space merges with the answer's first word), and answer_loss says so with a course error."""
+    from course_utils.chat import BoundaryError, answer_loss, answer_losses, check_answer_boundary
+    from course_utils.errors import CourseError
+
+    _, model, tokenizer, _ = setup
+    good = ["### Response:\n"], ["The capital of Peru is Lima."]
+    assert answer_loss(model, tokenizer, *good) > 0  # a prompt ending in a newline: the boundary holds
+    bad = ["The capital of Peru is "], ["Lima."]  # ' ' + 'Lima' encode as one token ' Lima'
+    for loss in (answer_loss, answer_losses):
+        with pytest.raises(BoundaryError, match="not the first tokens of prompt \\+ answer") as error:
+            loss(model, tokenizer, *bad)
+        assert isinstance(error.value, CourseError) and "row 0 of the batch" in error.value.where
+        assert "newline" in error.value.fix and "space" in error.value.fix
+    prompt = tokenizer("Q:\n", add_special_tokens=False)["input_ids"]
+    check_answer_boundary(prompt, prompt + [5, tokenizer.eos_token_id], tokenizer)  # a prefix: no error
+    check_answer_boundary(prompt, prompt[:2], tokenizer)  # a row cut inside the prompt: still a prefix
+    with pytest.raises(BoundaryError, match="token 3"):  # a tokenizer that appends EOS to the prompt alone
+        check_answer_boundary(prompt + [tokenizer.eos_token_id], prompt + [5, tokenizer.eos_token_id], tokenizer)
+
+
+def test_show_mask_is_plain_text():
+    """solutions/08 prints show_mask: brackets only, no terminal colour codes in a saved notebook."""
+    from types import SimpleNamespace
+
+    from course_utils.chat import show_mask
+
+    tokenizer = SimpleNamespace(decode=lambda ids: "".join(f"<{i}>" for i in ids))
+    assert show_mask([1, 2, 3, 4], [-100, 2, 3, -100], tokenizer) == "<1>⟦<2><3>⟧<4>"
+    assert show_mask([1, 2], [-100, 2], tokenizer) == "<1>⟦<2>⟧"
+    assert "\x1b" not in show_mask([1, 2], [1, 2], tokenizer)
