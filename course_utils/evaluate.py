@@ -478,3 +478,69 @@ def _wait_healthy(server: Server, timeout: float) -> None:
 __all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_tokens", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 09: one setting varied (06's saved checkpoints), and the course checks as lists
+
+
+def training_checkpoints(checkpoint_dir: Path | str) -> dict[int, Path]:
+    """06's saved checkpoints that hold adapter weights, step -> folder, oldest first.
+
+    None saved (notebook 06 not run here, or its checkpoints deleted): a
+    :class:`~course_utils.errors.CourseWarning` that names notebook 06, and an empty dict, so the
+    notebook goes on with the base alone instead of stopping."""
+    from .errors import warn
+
+    folder = Path(checkpoint_dir)
+    found = {}
+    for path in folder.glob("checkpoint-*") if folder.is_dir() else []:
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit() and (path / "adapter_model.safetensors").is_file():
+            found[int(step)] = path
+    if not found:
+        warn(f"no saved training checkpoint in {folder}",
+             "run notebook 06 (06_training.ipynb): its trainer saves the last two checkpoints there",
+             where="notebook 09, one setting varied")
+    return dict(sorted(found.items()))
+
+
+def part_a_failures(ladder: dict[str, dict[str, float]], by_step: dict[int, dict[str, float]], *,
+                    judge_stands_in: bool, learning_checks: bool) -> list[str]:
+    """Part A's claims in notebook 09 that this run breaks, as sentences (empty: all hold).
+
+    ``ladder``: model -> measure -> value; ``by_step``: training step -> measure -> value (step 0
+    the base). The learning claims only where the profile's recipe is known to learn
+    (``learning_checks``)."""
+    failures = []
+    has_judge = any(m.startswith("4 ") for scores in ladder.values() for m in scores)
+    if has_judge == judge_stands_in:
+        failures.append("rung 4 belongs in the ladder only with a real judge")
+    if not learning_checks:
+        return failures
+    base, tuned = ladder["base"], ladder["fine-tuned"]
+    claims = {
+        "fine-tuning lowers the eval loss": tuned["1 eval loss"] < base["1 eval loss"],
+        "and teaches the format": tuned["2 follows the format"] > base["2 follows the format"],
+        "3a shows the regression": tuned["3 plain-text loss"] > base["3 plain-text loss"],
+        "3b's capitals task shows no regression":
+            abs(tuned["3 course_capitals acc"] - base["3 course_capitals acc"]) <= 0.25,
+        "3b's prose task shows the regression":
+            tuned["3 course_prose word perplexity"] > base["3 course_prose word perplexity"],
+    }
+    steps = sorted(by_step)
+    task = [by_step[s]["1 eval loss"] for s in steps]
+    prose = [by_step[s]["3 plain-text loss"] for s in steps]
+    claims["with more steps the eval loss falls"] = all(b < a for a, b in zip(task, task[1:]))
+    claims["and the plain-text loss rises"] = all(b > a for a, b in zip(prose, prose[1:]))
+    return failures + [claim for claim, holds in claims.items() if not holds]
+
+
+def card_failures(readme: str, data: str, *, judge_stands_in: bool) -> list[str]:
+    """What notebook 09's model card lacks, as sentences (empty: all there)."""
+    claims = {
+        "the card holds the evaluation table": "| measure |" in readme and "3 course_capitals acc" in readme,
+        "rung 4 is in the card only with a real judge": ("| 4 judge" in readme) != judge_stands_in,
+        "the card names the data this run trained on": f"`{data}`" in readme,
+    }
+    return [claim for claim, holds in claims.items() if not holds]

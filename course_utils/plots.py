@@ -74,13 +74,14 @@ def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: i
 
 
 def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
-               loss_label: str = "training loss") -> Any:
+               loss_label: str = "training loss", eval_label: str = "eval loss") -> Any:
     """Training loss (and eval loss, where logged) against the optimizer step. ``loss_label`` names the
-    training-loss line, e.g. what each logged point averages."""
+    training-loss line, e.g. what each logged point averages; ``eval_label`` the eval line (which loss,
+    and that its dashes only join the evaluated steps)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, style, label in (("loss", "-o", loss_label), ("eval_loss", "--s", "eval loss")):
+    for key, style, label in (("loss", "-o", loss_label), ("eval_loss", "--s", eval_label)):
         points = [(r["step"], r[key]) for r in history if key in r]
         if points:
             ax.plot(*zip(*points), style, label=label)

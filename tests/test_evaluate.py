@@ -381,3 +381,52 @@ def test_judge_prompt_ends_where_the_score_token_begins(judge_tokenizers, kind):
             assert tokenizer.decode([token]).strip() == str(value)
             natural = tokenizer(prompt.rstrip(" ") + f" {value}", add_special_tokens=False)["input_ids"]
             assert natural == head + [token], (kind, value)
+
+
+def test_training_checkpoints_lists_complete_ones_in_step_order_and_warns_when_none(tmp_path):
+    import warnings
+
+    from course_utils.errors import CourseWarning
+    from course_utils.evaluate import training_checkpoints
+
+    for step in (60, 40, 20):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    for step in (60, 40):  # checkpoint-20 has no adapter weights: incomplete, left out
+        (tmp_path / f"checkpoint-{step}" / "adapter_model.safetensors").write_bytes(b"x")
+    (tmp_path / "checkpoint-final").mkdir()
+    assert list(training_checkpoints(tmp_path)) == [40, 60]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert training_checkpoints(tmp_path / "missing") == {}
+    assert any(issubclass(w.category, CourseWarning) and "notebook 06" in str(w.message) for w in caught)
+
+
+def _ladder(**tuned):
+    base = {"1 eval loss": 4.0, "2 follows the format": 0.25, "3 plain-text loss": 0.7,
+            "3 course_capitals acc": 0.9, "3 course_prose word perplexity": 2.9}
+    return {"base": base, "fine-tuned": {**{"1 eval loss": 1.0, "2 follows the format": 1.0, "3 plain-text loss": 1.0,
+                                            "3 course_capitals acc": 1.0, "3 course_prose word perplexity": 4.9},
+                                         **tuned}}
+
+
+def test_part_a_failures_lists_exactly_the_broken_claims():
+    from course_utils.evaluate import part_a_failures
+
+    steps = {0: {"1 eval loss": 4.0, "3 plain-text loss": 0.7}, 40: {"1 eval loss": 1.5, "3 plain-text loss": 0.9},
+             60: {"1 eval loss": 1.0, "3 plain-text loss": 1.0}}
+    assert part_a_failures(_ladder(), steps, judge_stands_in=True, learning_checks=True) == []
+    assert part_a_failures(_ladder(), steps, judge_stands_in=False, learning_checks=False) == [
+        "rung 4 belongs in the ladder only with a real judge"]
+    broken = part_a_failures(_ladder(**{"3 plain-text loss": 0.5}), {**steps, 60: {"1 eval loss": 2.0,
+                                                                                   "3 plain-text loss": 0.8}},
+                             judge_stands_in=True, learning_checks=True)
+    assert broken == ["3a shows the regression", "with more steps the eval loss falls", "and the plain-text loss rises"]
+
+
+def test_card_failures_names_what_the_card_lacks():
+    from course_utils.evaluate import card_failures
+
+    card = "| measure | base |\n| 3 course_capitals acc | 1 |\ndata `sample`"
+    assert card_failures(card, "sample", judge_stands_in=True) == []
+    assert card_failures(card, "other", judge_stands_in=False) == [
+        "rung 4 is in the card only with a real judge", "the card names the data this run trained on"]

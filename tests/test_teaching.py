@@ -630,7 +630,7 @@ GUARDS = {
            # issue 12's acceptance on the tiny model: the base loses on eval loss and on format
            ("assert base_loss > tuned_loss", None), ("assert format_base < format_tuned", None)],
     "09": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
-           ("with served(", "client.completions.create("), ("the card holds the evaluation table", None)],
+           ("with served(", "client.completions.create("), ("card_failures(readme", None)],
 }
 
 
