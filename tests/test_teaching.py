@@ -338,6 +338,22 @@ def _generation_case(o: Objects) -> Case:
     return Case(right, wrong, "lost the input", (o.model, o.tokenizer, instruction, word), {"max_new_tokens": n})
 
 
+def _top_p_case(o: Objects) -> Case:
+    """Scores of 1,000 tokens: the right mask keeps the token that reaches p, the wrong one stops before it."""
+    import torch
+
+    def mask(extra: int) -> Callable[..., Any]:
+        def top_p_mask(scores, p):
+            p_sorted, order = torch.softmax(scores, dim=-1).sort(descending=True)
+            kept = torch.zeros_like(scores, dtype=torch.bool)
+            kept[order[:int((p_sorted.cumsum(0) < p).sum()) + extra]] = True
+            return kept
+        return top_p_mask
+
+    scores = torch.randn(1000, generator=torch.Generator().manual_seed(0)) * 3
+    return Case(mask(1), mask(0), "the token that brings the sum to p", (scores,))
+
+
 def _bnb_case(o: Objects) -> Case:
     import torch
     from transformers import BitsAndBytesConfig
@@ -442,6 +458,7 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_lr_schedule": lambda o: Case(_rate(5e-5, 2, 12), _rate(5e-5, 1, 12), "rounds the warm-up up", (o.trainer(),)),
     "check_score": lambda o: Case(0.4, 0.8, "max_new_tokens", _score_answers()),
     "check_generation": _generation_case,
+    "check_top_p": _top_p_case,
     "check_own_template": lambda o: Case(OWN_TEMPLATE, OWN_TEMPLATE.replace("{{ message['content'] + '\\n' }}",
                                          "{%- generation %}{{ message['content'] + '\\n' }}{%- endgeneration %}"),
                                          "assistant's turn only", (o.tokenizer,)),

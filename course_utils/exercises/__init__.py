@@ -24,7 +24,7 @@ The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 - 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``
 - 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``
 - 06 · training: ``check_steps_per_epoch``, ``check_completion_mask``, ``check_lr_schedule``, ``check_unpacked_rows``
-- 07 · inference: ``check_score``, ``check_generation``
+- 07 · inference: ``check_score``, ``check_generation``, ``check_top_p``
 - 08 · chat format: ``check_own_template``, ``check_fixed_template`` (``suspect_template``)
 - 09 · evaluate and ship: ``check_read_score``, ``check_spearman``, ``check_word_perplexity``
 """

@@ -1,4 +1,4 @@
-"""The exercise checkers of notebook 07 (inference): ``check_score``, ``check_generation``.
+"""The exercise checkers of notebook 07 (inference): ``check_score``, ``check_generation``, ``check_top_p``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 from ._common import (
+    _call,
     _not_answered,
     _number,
     _right,
@@ -24,7 +25,7 @@ from ._common import (
     asks_for,
 )
 
-__all__ = ['check_score', 'check_generation']
+__all__ = ['check_score', 'check_generation', 'check_top_p']
 
 
 @asks_for("number")
@@ -103,3 +104,67 @@ def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrai
         hint = ("build the prompt with format_prompt(instruction, input) and generate greedily "
                 "with this model.")
     return _wrong("that is not the model's answer to this prompt.", hint)
+
+
+def _top_p_truth(scores: Any, p: float) -> Any:
+    """The tokens ``top_p=p`` keeps: the most likely ones until their probabilities add up to ``p``."""
+    import torch
+
+    p_sorted, order = torch.softmax(scores.float(), dim=-1).sort(descending=True)
+    mask = torch.zeros(scores.shape, dtype=torch.bool)
+    mask[order[:int((p_sorted.cumsum(0) < p).sum()) + 1]] = True
+    return mask
+
+
+@asks_for("code")
+def check_top_p(answer: Any, scores: Any) -> bool:
+    """Notebook 07, exercise 3: a function ``top_p_mask(scores, p)`` that returns a boolean tensor shaped
+    like the 1-D ``scores``, True for the tokens ``top_p=p`` keeps: the most likely tokens, until their
+    probabilities (``softmax(scores)``) add up to ``p``, the token that reaches ``p`` included.
+
+    Tried on ``scores`` (the learner's next-token scores) with p = 0.5, 0.9 and 0.99, and on a small
+    made-up score vector; the expected mask is the one generate's ``TopPLogitsWarper`` keeps.
+    """
+    import torch
+    from transformers.generation.logits_process import TopPLogitsWarper
+
+    if _unanswered(answer):
+        return _not_answered("write top_p_mask(scores, p), then answer = top_p_mask.")
+    if not callable(answer):
+        return _wrong(f"expected a function, got {type(answer).__name__}.",
+                      "define top_p_mask(scores, p) with def and pass the function itself.")
+    made_up = torch.tensor([0.5, 2.0, -1.0, 1.0, 0.0, -3.0])  # probabilities .11 .50 .02 .18 .07 .003
+    cases = [(scores.detach().float().cpu(), p) for p in (0.5, 0.9, 0.99)] + [(made_up, 0.75), (made_up, 0.5)]
+    for case_scores, p in cases:
+        kept = TopPLogitsWarper(top_p=p)(None, case_scores[None].clone())[0]
+        library, truth = torch.isfinite(kept), _top_p_truth(case_scores, p)
+        got, error = _call(answer, case_scores.clone(), p)
+        if error:
+            return _wrong(f"top_p_mask(scores, {p}) raised {error}.", "scores is a 1-D float tensor, p a float.")
+        if got is None:
+            return _not_answered("your top_p_mask returns None: write its body.")
+        if not isinstance(got, torch.Tensor) or got.shape != case_scores.shape:
+            return _wrong(f"top_p_mask(scores, {p}) gave {type(got).__name__} "
+                          f"{tuple(getattr(got, 'shape', ()))}, not a mask shaped like scores {tuple(case_scores.shape)}.",
+                          "return a boolean tensor: mask = torch.zeros_like(scores, dtype=torch.bool), "
+                          "then mask[kept_ids] = True.")
+        got = got.bool()
+        if torch.equal(got, truth) or torch.equal(got, library):
+            continue
+        probs = torch.softmax(case_scores, dim=-1)
+        p_sorted, order = probs.sort(descending=True)
+        short = torch.zeros_like(got)
+        short[order[:int((p_sorted.cumsum(0) < p).sum())]] = True
+        if torch.equal(got, short):
+            hint = "keep the token that brings the sum to p too: the smallest set whose probabilities reach p."
+        elif torch.equal(got, ~truth):
+            hint = "that is the cut tail: keep the most likely tokens, not the others."
+        elif got.sum() > truth.sum() and probs[got].min() < probs[truth].min():
+            hint = "sort the probabilities from most to least likely (sort(descending=True)) before the running sum."
+        else:
+            hint = ("turn the scores into probabilities with softmax, sort them most likely first, and keep "
+                    "tokens while the running sum (cumsum) is below p, plus the one that reaches it.")
+        return _wrong(f"with p = {p}, your mask keeps {int(got.sum())} token(s); top_p keeps {int(truth.sum())}.",
+                      hint)
+    return _right(f"your mask matches generate's top_p on {len(cases)} cases; on your scores p = 0.9 keeps "
+                  f"{int(_top_p_truth(cases[1][0], 0.9).sum())} token(s).")
