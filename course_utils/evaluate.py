@@ -477,7 +477,9 @@ def _wait_healthy(server: Server, timeout: float) -> None:
 
 __all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_tokens", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
-           "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]
+           "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task",
+           "data_name", "free_memory", "training_checkpoints", "part_a_failures", "card_failures",
+           "PROSE_TASK", "ALPACA_FORMAT", "CHAT_FORMAT"]
 
 
 # ---------------------------------------------------------------------------------------------
