@@ -339,6 +339,23 @@ A LoRA adapter trained with trl's `SFTTrainer` and merged into the base weights
 """
 
 
+def hub_blocker(push: bool) -> str | None:
+    """Why notebook 09 will not upload to the Hub now, as a sentence with its fix; None when it can.
+
+    Checked before any network call: the Hub offline (``HF_HUB_OFFLINE=1``), no saved token, or
+    ``push`` left False."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "the Hub is offline here (HF_HUB_OFFLINE=1). Online, log in and set push = True."
+    if huggingface_hub.get_token() is None:
+        return "no Hugging Face token. Run huggingface_hub.login() (a token with write access), then set push = True."
+    if not push:
+        return "push is False. Set push = True to upload the folder to a private repository."
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # serving: transformers serve in a subprocess
 
@@ -479,7 +496,7 @@ __all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task",
            "data_name", "free_memory", "training_checkpoints", "part_a_failures", "card_failures",
-           "PROSE_TASK", "ALPACA_FORMAT", "CHAT_FORMAT"]
+           "PROSE_TASK", "ALPACA_FORMAT", "CHAT_FORMAT", "hub_blocker"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,6 +541,7 @@ def part_a_failures(ladder: dict[str, dict[str, float]], by_step: dict[int, dict
     claims = {
         "fine-tuning lowers the eval loss": tuned["1 eval loss"] < base["1 eval loss"],
         "and teaches the format": tuned["2 follows the format"] > base["2 follows the format"],
+        "most of its answers copy a training answer": tuned["2 copies a training answer"] > 0.5,
         "3a shows the regression": tuned["3 plain-text loss"] > base["3 plain-text loss"],
         "3b's capitals task shows no regression":
             abs(tuned["3 course_capitals acc"] - base["3 course_capitals acc"]) <= 0.25,
