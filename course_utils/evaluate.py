@@ -356,6 +356,27 @@ def hub_blocker(push: bool) -> str | None:
     return None
 
 
+class HubError(CourseError, OSError):
+    """Creating the repository or uploading to it failed (network, token rights, quota)."""
+
+
+@contextmanager
+def hub_errors(folder: str | os.PathLike) -> Iterator[None]:
+    """Around notebook 09's ``create_repo`` + ``upload_folder``: a failure becomes one
+    :class:`HubError` naming the folder and the library's message, with the fix."""
+    try:
+        yield
+    except CourseError:
+        raise
+    except Exception as exc:
+        raise HubError(
+            f"the upload did not happen: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            "check the connection, then that your token has write access (huggingface_hub.login() with a "
+            "'write' token) and re-run the cell; nothing is public, the repository is private.",
+            where=f"sharing {folder}",
+        ) from exc
+
+
 # ---------------------------------------------------------------------------------------------
 # serving: transformers serve in a subprocess
 
@@ -496,7 +517,7 @@ __all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
            "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task",
            "data_name", "free_memory", "training_checkpoints", "part_a_failures", "card_failures",
-           "PROSE_TASK", "ALPACA_FORMAT", "CHAT_FORMAT", "hub_blocker"]
+           "PROSE_TASK", "ALPACA_FORMAT", "CHAT_FORMAT", "hub_blocker", "hub_errors", "HubError"]
 
 
 # ---------------------------------------------------------------------------------------------

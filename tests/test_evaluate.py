@@ -449,3 +449,18 @@ def test_hub_blocker_names_why_nothing_is_uploaded(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_made_up")
     assert "push = True" in hub_blocker(push=False)
     assert hub_blocker(push=True) is None
+
+
+def test_hub_errors_turns_an_upload_failure_into_one_course_error(tmp_path):
+    from course_utils.errors import CourseError
+    from course_utils.evaluate import HubError, hub_errors
+
+    with pytest.raises(HubError) as info:
+        with hub_errors(tmp_path):
+            raise PermissionError("403 Forbidden: you do not have write access\nlong body")
+    err = info.value
+    assert isinstance(err, CourseError)
+    assert "PermissionError: 403 Forbidden" in err.cause and "long body" not in err.cause
+    assert str(tmp_path) in err.where and "write" in err.fix
+    with hub_errors(tmp_path):  # nothing raised: nothing changed
+        pass
