@@ -339,6 +339,44 @@ A LoRA adapter trained with trl's `SFTTrainer` and merged into the base weights
 """
 
 
+def hub_blocker(push: bool) -> str | None:
+    """Why notebook 09 will not upload to the Hub now, as a sentence with its fix; None when it can.
+
+    Checked before any network call: the Hub offline (``HF_HUB_OFFLINE=1``), no saved token, or
+    ``push`` left False."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "the Hub is offline here (HF_HUB_OFFLINE=1). Online, log in and set push = True."
+    if huggingface_hub.get_token() is None:
+        return "no Hugging Face token. Run huggingface_hub.login() (a token with write access), then set push = True."
+    if not push:
+        return "push is False. Set push = True to upload the folder to a private repository."
+    return None
+
+
+class HubError(CourseError, OSError):
+    """Creating the repository or uploading to it failed (network, token rights, quota)."""
+
+
+@contextmanager
+def hub_errors(folder: str | os.PathLike) -> Iterator[None]:
+    """Around notebook 09's ``create_repo`` + ``upload_folder``: a failure becomes one
+    :class:`HubError` naming the folder and the library's message, with the fix."""
+    try:
+        yield
+    except CourseError:
+        raise
+    except Exception as exc:
+        raise HubError(
+            f"the upload did not happen: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            "check the connection, then that your token has write access (huggingface_hub.login() with a "
+            "'write' token) and re-run the cell; nothing is public, the repository is private.",
+            where=f"sharing {folder}",
+        ) from exc
+
+
 # ---------------------------------------------------------------------------------------------
 # serving: transformers serve in a subprocess
 
@@ -477,7 +515,9 @@ def _wait_healthy(server: Server, timeout: float) -> None:
 
 __all__ = ["portable_model_name", "CAPITALS_TASK", "CHAT_CAPITALS_TASK", "JUDGES", "JUDGE_PROMPTS", "LICENCES", "judge_for", "licence_of", "score_tokens", "RUBRIC", "Server", "ServerError", "TASKS_DIR", "answer_loss",
            "free_port", "harness_scores", "plain_passages", "judge_prompt", "markdown_table", "model_card", "normalise",
-           "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task"]
+           "parse_score", "port_in_use", "serve_command", "served", "write_capitals_task",
+           "data_name", "free_memory", "training_checkpoints", "part_a_failures", "card_failures",
+           "PROSE_TASK", "ALPACA_FORMAT", "CHAT_FORMAT", "hub_blocker", "hub_errors", "HubError"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,6 +562,7 @@ def part_a_failures(ladder: dict[str, dict[str, float]], by_step: dict[int, dict
     claims = {
         "fine-tuning lowers the eval loss": tuned["1 eval loss"] < base["1 eval loss"],
         "and teaches the format": tuned["2 follows the format"] > base["2 follows the format"],
+        "most of its answers copy a training answer": tuned["2 copies a training answer"] > 0.5,
         "3a shows the regression": tuned["3 plain-text loss"] > base["3 plain-text loss"],
         "3b's capitals task shows no regression":
             abs(tuned["3 course_capitals acc"] - base["3 course_capitals acc"]) <= 0.25,

@@ -404,7 +404,8 @@ def test_training_checkpoints_lists_complete_ones_in_step_order_and_warns_when_n
 def _ladder(**tuned):
     base = {"1 eval loss": 4.0, "2 follows the format": 0.25, "3 plain-text loss": 0.7,
             "3 course_capitals acc": 0.9, "3 course_prose word perplexity": 2.9}
-    return {"base": base, "fine-tuned": {**{"1 eval loss": 1.0, "2 follows the format": 1.0, "3 plain-text loss": 1.0,
+    return {"base": base, "fine-tuned": {**{"1 eval loss": 1.0, "2 follows the format": 1.0, "2 copies a training answer": 0.8,
+                                            "3 plain-text loss": 1.0,
                                             "3 course_capitals acc": 1.0, "3 course_prose word perplexity": 4.9},
                                          **tuned}}
 
@@ -417,6 +418,8 @@ def test_part_a_failures_lists_exactly_the_broken_claims():
     assert part_a_failures(_ladder(), steps, judge_stands_in=True, learning_checks=True) == []
     assert part_a_failures(_ladder(), steps, judge_stands_in=False, learning_checks=False) == [
         "rung 4 belongs in the ladder only with a real judge"]
+    assert part_a_failures(_ladder(**{"2 copies a training answer": 0.25}), steps, judge_stands_in=True,
+                           learning_checks=True) == ["most of its answers copy a training answer"]
     broken = part_a_failures(_ladder(**{"3 plain-text loss": 0.5}), {**steps, 60: {"1 eval loss": 2.0,
                                                                                    "3 plain-text loss": 0.8}},
                              judge_stands_in=True, learning_checks=True)
@@ -430,3 +433,34 @@ def test_card_failures_names_what_the_card_lacks():
     assert card_failures(card, "sample", judge_stands_in=True) == []
     assert card_failures(card, "other", judge_stands_in=False) == [
         "rung 4 is in the card only with a real judge", "the card names the data this run trained on"]
+
+
+def test_hub_blocker_names_why_nothing_is_uploaded(monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    from course_utils.evaluate import hub_blocker
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert "offline" in hub_blocker(push=True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    assert "login()" in hub_blocker(push=True)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_made_up")
+    assert "push = True" in hub_blocker(push=False)
+    assert hub_blocker(push=True) is None
+
+
+def test_hub_errors_turns_an_upload_failure_into_one_course_error(tmp_path):
+    from course_utils.errors import CourseError
+    from course_utils.evaluate import HubError, hub_errors
+
+    with pytest.raises(HubError) as info:
+        with hub_errors(tmp_path):
+            raise PermissionError("403 Forbidden: you do not have write access\nlong body")
+    err = info.value
+    assert isinstance(err, CourseError)
+    assert "PermissionError: 403 Forbidden" in err.cause and "long body" not in err.cause
+    assert str(tmp_path) in err.where and "write" in err.fix
+    with hub_errors(tmp_path):  # nothing raised: nothing changed
+        pass
