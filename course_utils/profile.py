@@ -196,6 +196,11 @@ class Profile:
         out = {k: getattr(self, k) for k in keys}
         if self.uses_tiny_model:
             out["model"] = "course tiny model (offline, shipped)"
+        if self.max_steps > 0:  # the trainer stops after max_steps, whatever the epochs say
+            out["epochs"] = f"{self.epochs} (not used: max_steps decides)"
+            out["max_steps"] = f"{self.max_steps} (overrides epochs)"
+        else:
+            out["max_steps"] = f"{self.max_steps} (epochs decide)"
         return out
 
 

@@ -634,7 +634,8 @@ def test_code_cells_write_out_the_taught_calls(number):
 # (check, call): the check's text comes before the call's first appearance in the lesson's code;
 # call None: the check only has to be there.
 GUARDS = {
-    "02": [("with alpaca_source(profile.data) as (path, data_files, csv_options):", "load_dataset("),
+    # 02: the profile's data is loaded under the guard; the plain call on the shipped sample needs none
+    "02": [("with alpaca_source(profile.data) as (path, data_files, csv_options):", "raw = load_dataset("),
            ("validate_alpaca(raw, data_files or path)", None)],
     "03": [("warn_if_cut(tokens, profile.max_length)", None)],
     "04": [("check_tokenizer_folder(profile.model)", "tokenizer = AutoTokenizer.from_pretrained("),
