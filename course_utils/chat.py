@@ -233,8 +233,8 @@ def check_answer_boundary(prompt_ids: list[int], row_ids: list[int], tokenizer: 
     row_ids = list(row_ids)
     if row_ids[:len(prompt_ids)] == list(prompt_ids)[:len(row_ids)]:
         return
-    at = next(k for k, (a, b) in enumerate(zip(prompt_ids, row_ids)) if a != b) \
-        if any(a != b for a, b in zip(prompt_ids, row_ids)) else min(len(prompt_ids), len(row_ids))
+    at = next((k for k, (a, b) in enumerate(zip(prompt_ids, row_ids)) if a != b),
+              min(len(prompt_ids), len(row_ids)))  # the first differing token, else where the shorter ends
     alone = tokenizer.decode(list(prompt_ids[at:at + 3]))
     joined = tokenizer.decode(row_ids[at:at + 3])
     raise BoundaryError(

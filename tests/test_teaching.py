@@ -647,6 +647,7 @@ GUARDS = {
     "07": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
            # issue 12's acceptance on the tiny model: the base loses on eval loss and on format
            ("assert base_loss > tuned_loss", None), ("assert format_base < format_tuned", None)],
+    "08": [("with training_run(trainer, profile, train_data, eval_data) as run:", "trainer.train(")],
     "09": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
            ("with served(", "client.completions.create("), ("card_failures(readme", None)],
 }
