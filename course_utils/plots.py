@@ -173,14 +173,15 @@ def lr_schedule(steps: Sequence[int], rates: Sequence[float], warmup_steps: int,
     return _finish(fig, path)
 
 
-def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, path: Path | None = None) -> Any:
+def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, path: Path | None = None,
+                 ylabel: str = "eval loss") -> Any:
     """Eval loss against the step, one line per setting of a small experiment (notebook 06)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, points in curves.items():
         ax.plot(*zip(*points), "-o", label=label)
-    ax.set(title=title, xlabel="optimizer step", ylabel="eval loss")
+    ax.set(title=title, xlabel="optimizer step", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     return _finish(fig, path)
