@@ -106,8 +106,8 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
         xs = [i + offset for i in range(len(names))]
         bars = ax.bar(xs, values, width, label=label, color=color)
         if intervals:
-            low = [values[k] - intervals[n][idx][0] for k, n in enumerate(names)]
-            high = [intervals[n][idx][1] - values[k] for k, n in enumerate(names)]
+            low = [max(0.0, values[k] - intervals[n][idx][0]) for k, n in enumerate(names)]  # rounding: never < 0
+            high = [max(0.0, intervals[n][idx][1] - values[k]) for k, n in enumerate(names)]
             ax.errorbar(xs, values, yerr=[low, high], fmt="none", ecolor="black", capsize=4)
             for x, v, n in zip(xs, values, names):  # the share, above its whisker
                 ax.text(x, intervals[n][idx][1] + 0.02, f"{v:.0%}", ha="center", va="bottom")
