@@ -91,8 +91,10 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
     return _finish(fig, path)
 
 
-def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None) -> Any:
-    """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1."""
+def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None,
+                 intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None) -> Any:
+    """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1; with
+    ``intervals`` ({name: ((low, high) of base, (low, high) of fine-tuned)}), a whisker on each bar."""
     import matplotlib.pyplot as plt
 
     names = list(scores)
@@ -101,8 +103,16 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
     for offset, label, idx, color in ((-width / 2, "base", 0, "tab:gray"),
                                       (width / 2, "fine-tuned", 1, "tab:blue")):
         values = [scores[n][idx] for n in names]
-        bars = ax.bar([i + offset for i in range(len(names))], values, width, label=label, color=color)
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
+        xs = [i + offset for i in range(len(names))]
+        bars = ax.bar(xs, values, width, label=label, color=color)
+        if intervals:
+            low = [max(0.0, values[k] - intervals[n][idx][0]) for k, n in enumerate(names)]  # rounding: never < 0
+            high = [max(0.0, intervals[n][idx][1] - values[k]) for k, n in enumerate(names)]
+            ax.errorbar(xs, values, yerr=[low, high], fmt="none", ecolor="black", capsize=4)
+            for x, v, n in zip(xs, values, names):  # the share, above its whisker
+                ax.text(x, intervals[n][idx][1] + 0.02, f"{v:.0%}", ha="center", va="bottom")
+        else:
+            ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
     ax.set_xticks(range(len(names)), names)
     ax.set(ylim=(0, 1.3), ylabel="share of held-out prompts", title="Before vs after fine-tuning")
     ax.legend()
@@ -173,14 +183,15 @@ def lr_schedule(steps: Sequence[int], rates: Sequence[float], warmup_steps: int,
     return _finish(fig, path)
 
 
-def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, path: Path | None = None) -> Any:
+def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, path: Path | None = None,
+                 ylabel: str = "eval loss") -> Any:
     """Eval loss against the step, one line per setting of a small experiment (notebook 06)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, points in curves.items():
         ax.plot(*zip(*points), "-o", label=label)
-    ax.set(title=title, xlabel="optimizer step", ylabel="eval loss")
+    ax.set(title=title, xlabel="optimizer step", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     return _finish(fig, path)

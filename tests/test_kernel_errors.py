@@ -176,8 +176,9 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
 @pytest.mark.slow
 def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
     client, out = course_kernel
-    ids = ["286ce333", "9308308f", "e81fba7d", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65", "88d77009",
-           "c3d9e5f2", "e9f5a7b4", "b5a1c2d4", "b5a1c2d5", "3182ac5a", "cb9136c5", "0c62ca70"]  # all but the experiment
+    ids = ["286ce333", "9308308f", "e81fba7d", "r06tok01", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65",
+           "88d77009", "c3d9e5f2", "e9f5a7b4", "b5a1c2d4", "b5a1c2d5", "b5a1c2d9", "3182ac5a", "cb9136c5",
+           "cb9136c7", "0c62ca70"]  # all but the experiment
     error, printed = _run(client, {**DEFAULTS, "COURSE_MAX_STEPS": "2"}, "06_training.ipynb", *ids, timeout=600)
     assert error is None, error and error["traceback"][-3:]
     assert "a quick trial of 2 steps (COURSE_MAX_STEPS): these figures are not a learning check" in printed
