@@ -11,6 +11,10 @@ from importlib import metadata
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^;\s]+)")
 
+# torch is not a pin of the package (Colab keeps its own); the version the course was tested with,
+# as constraints.txt and environment.yml give it (tests/test_repo.py checks they agree)
+TESTED_TORCH = "2.13.0"
+
 
 def pins() -> dict[str, str]:
     """``{package: version}`` for every ``==`` requirement of ``course_utils``."""

@@ -49,6 +49,8 @@ def test_pins_agree_everywhere():
     constraints = _pins((REPO / "constraints.txt").read_text().splitlines())
     pyproject = _pins(l.strip().strip('",') for l in (REPO / "pyproject.toml").read_text().splitlines())
     assert environment.pop("torch") == constraints["torch"]
+    from course_utils import env  # notebook 01 prints it as the tested torch
+    assert env.TESTED_TORCH == constraints["torch"]
     assert set(environment) == set(requirements) and environment == requirements
     assert "torch" not in requirements and "torch" not in pyproject  # never reinstall Colab's torch
     for name, version in pyproject.items():
