@@ -106,13 +106,14 @@ def check_generation(answer: Answer | str | None, model: Any, tokenizer: PreTrai
     return _wrong("that is not the model's answer to this prompt.", hint)
 
 
-def _top_p_truth(scores: Any, p: float) -> Any:
-    """The tokens ``top_p=p`` keeps: the most likely ones until their probabilities add up to ``p``."""
+def _top_p_truth(scores: Any, p: float, reach: bool = True) -> Any:
+    """The tokens ``top_p=p`` keeps: the most likely ones until their probabilities add up to ``p``
+    (``reach=False``: without the token that reaches ``p``, the usual slip)."""
     import torch
 
     p_sorted, order = torch.softmax(scores.float(), dim=-1).sort(descending=True)
     mask = torch.zeros(scores.shape, dtype=torch.bool)
-    mask[order[:int((p_sorted.cumsum(0) < p).sum()) + 1]] = True
+    mask[order[:int((p_sorted.cumsum(0) < p).sum()) + int(reach)]] = True
     return mask
 
 
@@ -152,10 +153,7 @@ def check_top_p(answer: Any, scores: Any) -> bool:
         if torch.equal(got, truth) or torch.equal(got, library):
             continue
         probs = torch.softmax(case_scores, dim=-1)
-        p_sorted, order = probs.sort(descending=True)
-        short = torch.zeros_like(got)
-        short[order[:int((p_sorted.cumsum(0) < p).sum())]] = True
-        if torch.equal(got, short):
+        if torch.equal(got, _top_p_truth(case_scores, p, reach=False)):
             hint = "keep the token that brings the sum to p too: the smallest set whose probabilities reach p."
         elif torch.equal(got, ~truth):
             hint = "that is the cut tail: keep the most likely tokens, not the others."
