@@ -462,29 +462,47 @@ def train_eval_split(profile: Profile) -> tuple[Dataset, Dataset]:
     return split["train"], drop_overlap(split["train"], split["test"], profile.data)
 
 
-def drop_overlap(train: Dataset, eval: Dataset, source: str = "the data") -> Dataset:
-    """``eval`` without the rows that are exact copies of a training row, with a warning.
+def drop_overlap(train: Dataset, eval: Dataset, source: str = "the data", limit: float = 0.10) -> Dataset:
+    """``eval`` without the rows whose prompt the model also trains on.
 
-    A held-out row that the model also trains on measures memory, not generalisation: the eval
-    loss would fall as if the model had learned, on rows it has seen. When every held-out row is
-    also a training row (a file that repeats its rows), a :class:`DataError`."""
-    seen = set(zip(train["prompt"], train["completion"]))
-    copies = [i for i, pair in enumerate(zip(eval["prompt"], eval["completion"])) if pair in seen]
+    A held-out row whose prompt is also a training prompt measures memory, not generalisation: the
+    eval loss would fall as if the model had learned, on a question it has seen. That holds for an
+    exact copy of a training row and for the same prompt with another answer alike. Such rows are
+    dropped; a warning when they are more than ``limit`` of the held-out rows (a file that repeats
+    many rows), and a :class:`DataError` when they are all of them."""
+    seen = set(train["prompt"])
+    copies = [i for i, prompt in enumerate(eval["prompt"]) if prompt in seen]
     if not copies:
         return eval
-    dedupe = ("keep one copy of each row, e.g. dataset = Dataset.from_pandas(dataset.to_pandas()"
-              ".drop_duplicates(), preserve_index=False), or add rows that differ")
+    dedupe = ("keep one row per prompt before splitting, e.g. dataset = Dataset.from_pandas(dataset.to_pandas()"
+              ".drop_duplicates(subset=['instruction', 'input']), preserve_index=False), or add rows that differ")
     if len(copies) == len(eval):
         raise DataError(
-            f"every one of the {len(eval)} held-out rows of {source} is also a training row (the "
-            "file repeats its rows): the eval loss would measure memory, not learning", dedupe,
+            f"every one of the {len(eval)} held-out rows of {source} asks a prompt that is also a training "
+            "row's (the file repeats its rows): the eval loss would measure memory, not learning", dedupe,
             where=f"held-out rows 0-{len(eval) - 1}")
-    warn(f"{len(copies)} of the {len(eval)} held-out rows of {source} are exact copies of training "
-         f"rows: they were dropped from the eval split, so the eval loss is measured on the "
-         f"{len(eval) - len(copies)} rows the model never trains on", dedupe,
-         where="held-out rows " + ", ".join(map(str, copies[:5])) + (" ..." if len(copies) > 5 else ""))
+    if len(copies) > limit * len(eval):
+        warn(f"{len(copies)} of the {len(eval)} held-out rows of {source} ask a prompt the model also trains on: "
+             f"they were dropped from the eval split, so the eval loss is measured on the "
+             f"{len(eval) - len(copies)} prompts the model never trains on", dedupe,
+             where="held-out rows " + ", ".join(map(str, copies[:5])) + (" ..." if len(copies) > 5 else ""))
     keep = set(range(len(eval))) - set(copies)
     return eval.select(sorted(keep))
+
+
+def drop_prompt_only(rows: Dataset, tokenizer: Any, max_length: int) -> Dataset:
+    """``rows`` without those whose prompt alone fills ``max_length`` tokens, encoded as trl encodes
+    it (the tokenizer's defaults). Cut at ``max_length``, such a row keeps no answer token: trl
+    would still pack it, as a row that carries no loss and only costs compute (notebook 06 writes
+    this out; :func:`course_utils.chat.drop_prompt_only` is the same for conversations)."""
+    lengths = [len(ids) for ids in tokenizer(list(rows["prompt"]))["input_ids"]]
+    keep = [i for i, n in enumerate(lengths) if n < max_length]
+    if lengths and not keep:
+        raise ConfigError(
+            f"every prompt of the {len(lengths)} training rows is {min(lengths)} tokens or longer, and "
+            f"max_length={max_length} cuts each example there: no row keeps an answer token to learn from",
+            f"raise max_length above the prompts' length: profile = profile.replace(max_length={max(lengths) + 64})")
+    return rows.select(keep)
 
 
 def check_split_size(rows: int, eval_rows: int, source: str = "the data", min_train: int = 1) -> None:

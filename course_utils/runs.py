@@ -462,7 +462,10 @@ def run(profile: Profile, resume: bool = True, callbacks: list | None = None, **
             train_data, eval_data = chat_train_eval_split(profile)
             train_data = drop_prompt_only(train_data, tokenizer, profile.max_length)  # as notebook 08 does
         else:
+            from .data import drop_prompt_only
+
             train_data, eval_data = train_eval_split(profile)
+            train_data = drop_prompt_only(train_data, tokenizer, profile.max_length)  # as notebook 06 does
         model = load_model(profile)
         check_model(model, tokenizer, profile.max_length)
         trainer = make_trainer(profile, model, tokenizer, train_data, eval_data,

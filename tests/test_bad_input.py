@@ -568,11 +568,15 @@ def test_train_and_eval_overlap_is_dropped_from_eval_with_a_warning(tmp_path):
     assert_course_error(err.value, "is also a training row", "drop_duplicates")
     some = rows * 1 + rows[:10] + [{"instruction": f"Add {i}.", "input": "", "output": f"{i}"} for i in range(40)]
     profile = repeated.replace(data=jsonl(tmp_path, some, "some.jsonl"))
-    with pytest.warns(CourseWarning, match="exact copies of training rows: they were dropped") as caught:
+    with pytest.warns(CourseWarning, match="ask a prompt the model also trains on: they were dropped") as caught:
         train, held_out = train_eval_split(profile)
     assert "the eval loss is measured on the" in str(caught[0].message)
     assert not set(held_out["prompt"]) & set(train["prompt"]) and len(held_out) < profile.eval_rows
-    with warnings.catch_warnings():  # the course's own sample has no copies
+    other_answer = rows + [{**row, "output": "something else"} for row in rows[:3]] + [
+        {"instruction": f"Add {i}.", "input": "", "output": f"{i}"} for i in range(40)]
+    train, held_out = train_eval_split(repeated.replace(data=jsonl(tmp_path, other_answer, "other.jsonl")))
+    assert not set(held_out["prompt"]) & set(train["prompt"])  # the same prompt with another answer counts too
+    with warnings.catch_warnings():  # the course's own sample: one repeated guide prompt, under the 10 % limit
         warnings.simplefilter("error", CourseWarning)
         train_eval_split(get_profile(hardware=CPU, env={"COURSE_OUTPUT_DIR": str(tmp_path / "out")}))
 

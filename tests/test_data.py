@@ -5,6 +5,7 @@ import pytest
 from course_utils.data import (PROMPT_NO_INPUT, PROMPT_WITH_INPUT, char_lengths, format_example,
                                format_prompt, load_alpaca, percentile, share_over,
                                to_prompt_completion, token_lengths)
+from course_utils import get_profile
 from course_utils.errors import DataError
 
 
@@ -44,6 +45,37 @@ def test_sample_is_reproducible(tmp_path):
     from course_utils.sample_data import write_sample
 
     assert write_sample(tmp_path / "s.jsonl").read_text() == SAMPLE_PATH.read_text()
+
+
+def test_follow_ups_are_reproducible_and_need_their_first_turn(tmp_path):
+    from course_utils.chat import FOLLOW_UPS_PATH
+    from course_utils.sample_data import HELD_OUT_CAPITALS, write_follow_ups
+
+    assert write_follow_ups(tmp_path / "f.jsonl").read_text() == FOLLOW_UPS_PATH.read_text()
+    conversations = [json.loads(line)["messages"] for line in FOLLOW_UPS_PATH.read_text().splitlines()]
+    assert len(conversations) == 30
+    for turns in conversations:
+        assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+        second = turns[2]["content"]
+        assert second.startswith(("And ", "Now ")), second  # it names no task: only the first turn does
+        text = " ".join(t["content"] for t in turns)
+        assert not any(country in text for country, _ in HELD_OUT_CAPITALS), text
+        assert "whale" not in text and "owl" not in text, text  # notebook 08's held-out demo pair
+
+
+def test_drop_prompt_only_keeps_the_rows_with_an_answer_token(tmp_path):
+    from datasets import Dataset
+
+    from course_utils.data import drop_prompt_only
+    from course_utils.errors import ConfigError
+    from course_utils.models import load_tokenizer
+
+    tokenizer = load_tokenizer(get_profile("smoke").model)
+    rows = Dataset.from_dict({"prompt": ["short question\n", "word " * 300, "another\n"],
+                              "completion": ["a", "b", "c"]})
+    assert drop_prompt_only(rows, tokenizer, 256)["completion"] == ["a", "c"]
+    with pytest.raises(ConfigError, match="no row keeps an answer token"):
+        drop_prompt_only(rows.select([1]), tokenizer, 256)
 
 
 def test_text_built_when_missing_and_input_optional(tmp_path):
