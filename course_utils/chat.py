@@ -14,7 +14,9 @@ packing and truncation; notebook 08 first does the same by hand on one row.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .data import load_alpaca
@@ -69,33 +71,42 @@ def to_conversations(ds: Dataset, system: str | None = SYSTEM_PROMPT) -> Dataset
     return ds.map(lambda row: {"messages": to_messages(row, system)}, remove_columns=ds.column_names)
 
 
-def two_turn(ds: Dataset, every: int = 4) -> Dataset:
-    """Join some conversations into two-turn ones: of each ``every`` rows, the first two become one
-    conversation (the second's system turn dropped), so training also shows a user turn *after* an
-    assistant turn, as a chat has. The others stay as they are."""
-    rows = ds["messages"]
-    joined, i = [], 0
-    while i < len(rows):
-        if i % every == 0 and i + 1 < len(rows):
-            joined.append(rows[i] + [m for m in rows[i + 1] if m["role"] != "system"])
-            i += 2
-        else:
-            joined.append(rows[i])
-            i += 1
+FOLLOW_UPS_PATH = Path(__file__).parent / "assets" / "chat_follow_ups.jsonl"
+
+
+def load_follow_ups(system: str | None = SYSTEM_PROMPT, path: str | Path = FOLLOW_UPS_PATH) -> Dataset:
+    """The course's two-turn conversations (``assets/chat_follow_ups.jsonl``, written by
+    ``python -m course_utils.sample_data``): a question, its answer, and a follow-up that needs the
+    first turn ("And of Spain?"). A ``messages`` column, with the system turn in front."""
     from datasets import Dataset
 
-    return Dataset.from_dict({"messages": joined})
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    lead = [{"role": "system", "content": system}] if system else []
+    return Dataset.from_dict({"messages": [lead + row["messages"] for row in rows]})
+
+
+def _requests(conversations: Any) -> list[set[str]]:
+    return [{t["content"] for t in m if t["role"] == "user"} for m in conversations["messages"]]
 
 
 def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) -> tuple[Dataset, Dataset]:
     """Conversations from the profile's data, split exactly like :func:`course_utils.data.train_eval_split`
-    (same rows held out, same order), some training rows joined into two-turn conversations."""
+    (same rows held out, same order, a held-out row whose request is also a training row's dropped), and
+    the course's two-turn follow-ups added to the training side, except any that asks a held-out request."""
+    from datasets import concatenate_datasets
+
     from .data import check_split_size
 
     conversations = to_conversations(load_alpaca(profile.data, limit=profile.data_limit), system)
     check_split_size(len(conversations), profile.eval_rows, profile.data)
     split = conversations.train_test_split(test_size=profile.eval_rows, seed=0)
-    return two_turn(split["train"]), split["test"]
+    train, held_out = split["train"], split["test"]
+    trained = set().union(*_requests(train))
+    held_out = held_out.select([i for i, asked in enumerate(_requests(held_out)) if not asked & trained])
+    asked_held_out = set().union(*_requests(held_out))
+    follow_ups = load_follow_ups(system)
+    follow_ups = follow_ups.select([i for i, asked in enumerate(_requests(follow_ups)) if not asked & asked_held_out])
+    return concatenate_datasets([train, follow_ups]), held_out
 
 
 def drop_prompt_only(conversations: Dataset, tokenizer: Any, max_length: int) -> Dataset:
@@ -290,4 +301,4 @@ def answer_losses(model: Any, tokenizer: Any, prompts: list[str], answers: list[
 
 __all__ = ["CHAT_TEMPLATE", "ROLE_HEADERS", "SYSTEM_PROMPT", "BoundaryError", "answer_loss", "answer_losses",
            "chat_prompts", "chat_train_eval_split", "check_answer_boundary", "check_chat_masks", "drop_prompt_only",
-           "last_answers", "show_mask", "to_conversations", "to_messages", "token_roles", "two_turn", "with_chat_template"]
+           "last_answers", "load_follow_ups", "show_mask", "to_conversations", "to_messages", "token_roles", "with_chat_template"]

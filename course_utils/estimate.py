@@ -38,7 +38,8 @@ _H200 = {
 }
 _PEAK_TFLOPS = {"H200": 814.0, "H100": 790.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "T4": 65.0}
 # the smoke profile on a 2-core CPU, tiny model (notebook 06 in this repository, `make course`,
-# 2026-11-28: 5,322 tokens/s, 60 steps in 19 s on an idle machine; a busy one is slower)
+# 2026-11-28: 5,322 tokens/s, 60 steps in 19 s on an idle machine; a busy one is slower.
+# 2026-11-30: four passes, 56 steps, 25-30 s on a quiet machine)
 _SMOKE = Reference(5_300, 0.1, "measured: 2 CPU cores, tiny model")
 
 

@@ -283,6 +283,59 @@ def pretraining_texts(seed: int = 1, per_country: int = 6) -> list[str]:
     return docs
 
 
+# Notebook 08's two-turn demo asks "Is a whale a mammal?", then "And an owl?": neither animal is in a
+# follow-up, so the demo asks about a pair the conversations never showed.
+_DEMO_ANIMALS = ("whale", "owl")
+
+
+def _mammal_answer(animal: str) -> str:
+    group = dict(_ANIMALS)[animal]
+    return "Yes, it is a mammal." if group == "mammal" else f"No, {_a(animal)} is {_a(group)}."
+
+
+def follow_up_conversations(seed: int = 2) -> list[list[dict[str, str]]]:
+    """Notebook 08's two-turn conversations: a question, its answer, then a follow-up that means
+    something only after the first turn ("And of Spain?", "Now in reverse order."), and its answer.
+
+    Written for the course from the fact tables above, about training subjects only: no held-out
+    capital, and neither animal of notebook 08's demo. The first turn uses the sample's own wording,
+    so a learner can see a conversation as one of the sample's rows followed by a second question."""
+    rng = random.Random(seed)
+
+    def turns(*texts: str) -> list[dict[str, str]]:
+        return [{"role": role, "content": text} for role, text in zip(("user", "assistant") * 2, texts)]
+
+    conversations = []
+    for (c1, k1), (c2, k2) in zip(*[iter(rng.sample(TRAIN_CAPITALS, 20))] * 2):  # 10 pairs of countries
+        conversations.append(turns(CAPITAL_INSTRUCTION.format(country=c1), CAPITAL_ANSWER.format(country=c1, capital=k1),
+                                   f"And of {c2}?", CAPITAL_ANSWER.format(country=c2, capital=k2)))
+    animals = [a for a, _ in _ANIMALS if a not in _DEMO_ANIMALS]
+    for a, b in zip(*[iter(rng.sample(animals, 12))] * 2):  # 6 pairs
+        conversations.append(turns(f"Is {_a(a)} a mammal?", _mammal_answer(a), f"And {_a(b)}?", _mammal_answer(b)))
+    for a, b in zip(*[iter(rng.sample(animals, 8))] * 2):  # 4 pairs
+        ga, gb = dict(_ANIMALS)[a], dict(_ANIMALS)[b]
+        conversations.append(turns(f"What kind of animal is {_a(a)}?", f"{_a(a).capitalize()} is {_a(ga)}.",
+                                   f"And {_a(b)}?", f"{_a(b).capitalize()} is {_a(gb)}."))
+    for (w1, o1), (w2, o2) in zip(*[iter(rng.sample(_OPPOSITES, 12))] * 2):  # 6 pairs
+        conversations.append(turns(f"What is the opposite of {w1}?", f"The opposite of {w1} is {o1}.",
+                                   f"And of {w2}?", f"The opposite of {w2} is {o2}."))
+    for _ in range(4):
+        words = rng.sample(_WORDS, 4)
+        conversations.append(turns("Sort the words in alphabetical order.\n\n" + ", ".join(words),
+                                   ", ".join(sorted(words)) + ".", "Now in reverse order.",
+                                   ", ".join(sorted(words, reverse=True)) + "."))
+    return conversations
+
+
+def write_follow_ups(path: Path) -> Path:
+    from .files import atomic_file
+
+    with atomic_file(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        for messages in follow_up_conversations():
+            f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+    return path
+
+
 def write_sample(path: Path) -> Path:
     from .files import atomic_file
 
@@ -300,5 +353,6 @@ def held_out_questions() -> tuple[list[str], list[str]]:
 
 
 if __name__ == "__main__":
-    out = write_sample(Path(__file__).parent / "assets" / "alpaca_sample.jsonl")
-    print(f"wrote {out}")
+    for out in (write_sample(Path(__file__).parent / "assets" / "alpaca_sample.jsonl"),
+                write_follow_ups(Path(__file__).parent / "assets" / "chat_follow_ups.jsonl")):
+        print(f"wrote {out}")

@@ -17,7 +17,7 @@ def test_notebook_07_runs_alone(tmp_path):
     """Every cell of 07 in a fresh kernel and an empty output folder: its first cell trains the missing
     adapter (``ensure_adapter``) and the rest runs on it. A quick trial (COURSE_MAX_STEPS=4, the
     course's own setting for one): 07 runs to the end and skips its learning checks, which nbval's
-    run of 07 applies to 06's 60-step adapter (the same recipe: tests/test_notebook_recipe.py)."""
+    run of 07 applies to 06's adapter (the same recipe: tests/test_notebook_recipe.py)."""
     output = tmp_path / "outputs"
     assert not output.exists()
     run_notebook(NOTEBOOKS / "07_inference.ipynb", {"COURSE_PROFILE": "smoke", "COURSE_OUTPUT_DIR": str(output),

@@ -35,8 +35,9 @@ def test_no_old_estimates_anywhere():
 
 
 def test_planned_tokens_count_the_partial_step_of_each_pass():
-    """smoke: 60 steps of 8 rows over 114 packed rows = 4 passes of 15 steps, the 15th with 2 rows:
-    4 x 114 rows are read (the trainer's own num_tokens agrees), not 60 x 8 = 480."""
+    """max_steps=60 of 8 rows over 114 packed rows = 4 passes of 15 steps, the 15th with 2 rows:
+    4 x 114 rows are read (the trainer's own num_tokens agrees), not 60 x 8 = 480. The smoke profile
+    itself sets whole passes (epochs=4), so notebooks 06 and 08 read their data equally often."""
     from datasets import Dataset
 
     from course_utils.profile import get_profile
@@ -44,7 +45,8 @@ def test_planned_tokens_count_the_partial_step_of_each_pass():
 
     rows = Dataset.from_dict({"input_ids": [[1] * 10] * 114})
     smoke = get_profile("smoke", hardware=CPU, env={})
-    assert (smoke.max_steps, smoke.batch_size, smoke.grad_accum) == (60, 8, 1)
+    assert (smoke.max_steps, smoke.epochs, smoke.batch_size, smoke.grad_accum) == (-1, 4.0, 8, 1)
     assert estimate.planned_tokens(smoke, rows) == 4 * 114 * 10
+    assert estimate.planned_tokens(smoke.replace(max_steps=60), rows) == 4 * 114 * 10
     assert estimate.planned_tokens(smoke.replace(max_steps=17), rows) == (114 + 2 * 8) * 10
-    assert estimate.planned_tokens(smoke.replace(max_steps=-1, epochs=2.0), rows) == 2 * 114 * 10
+    assert estimate.planned_tokens(smoke.replace(epochs=2.0), rows) == 2 * 114 * 10

@@ -111,7 +111,7 @@ def test_resume_with_other_settings_stops_with_a_message(profile):
     make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
     with pytest.raises(RunConflictError) as err:
         prepare(profile.replace(max_steps=80), small_data())
-    assert "max_steps: 60 -> 80" in err.value.cause and "--fresh" in err.value.fix
+    assert f"max_steps: {profile.max_steps} -> 80" in err.value.cause and "--fresh" in err.value.fix
     assert prepare(profile, small_data()) == str(profile.checkpoint_dir / "checkpoint-20")  # same run resumes
 
 
