@@ -573,7 +573,7 @@ def part_a_failures(ladder: dict[str, dict[str, float]], by_step: dict[int, dict
     task = [by_step[s]["1 eval loss"] for s in steps]
     prose = [by_step[s]["3 plain-text loss"] for s in steps]
     claims["with more steps the eval loss falls"] = all(b < a for a, b in zip(task, task[1:]))
-    claims["and the plain-text loss rises"] = all(b > a for a, b in zip(prose, prose[1:]))
+    claims["and every checkpoint's plain-text loss is above the base's"] = all(p > prose[0] for p in prose[1:])
     return failures + [claim for claim, holds in claims.items() if not holds]
 
 

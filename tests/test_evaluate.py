@@ -421,9 +421,13 @@ def test_part_a_failures_lists_exactly_the_broken_claims():
     assert part_a_failures(_ladder(**{"2 copies a training answer": 0.25}), steps, judge_stands_in=True,
                            learning_checks=True) == ["most of its answers copy a training answer"]
     broken = part_a_failures(_ladder(**{"3 plain-text loss": 0.5}), {**steps, 60: {"1 eval loss": 2.0,
-                                                                                   "3 plain-text loss": 0.8}},
+                                                                                   "3 plain-text loss": 0.6}},
                              judge_stands_in=True, learning_checks=True)
-    assert broken == ["3a shows the regression", "with more steps the eval loss falls", "and the plain-text loss rises"]
+    assert broken == ["3a shows the regression", "with more steps the eval loss falls",
+                      "and every checkpoint's plain-text loss is above the base's"]
+    # the regression need not grow at every checkpoint (on smoke it came with the early gain): above the base is enough
+    assert part_a_failures(_ladder(), {**steps, 60: {"1 eval loss": 1.0, "3 plain-text loss": 0.85}},
+                           judge_stands_in=True, learning_checks=True) == []
 
 
 def test_card_failures_names_what_the_card_lacks():
