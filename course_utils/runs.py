@@ -5,7 +5,7 @@ the script mirror).
 recipe), trains, resuming an unfinished run from its last *complete* checkpoint, and saves the
 adapter. The command line around it is :mod:`course_utils.finetune`. Notebooks 06 and 08 write the
 trainer out themselves and use the two pieces below around ``trainer.train``, in one line
-(:func:`training_run`, which also saves the adapter whole; :func:`guarded_run` without the save)::
+(:func:`training_run`, which also saves the adapter whole)::
 
     with runs.exclusive(profile.output_dir):                       # one run per folder at a time
         checkpoint = runs.prepare(profile, train_data, eval_data)   # resume only the same run
@@ -347,23 +347,6 @@ def exclusive(output_dir: Path) -> Iterator[None]:
         os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-
-
-@contextmanager
-def guarded_run(profile: Profile, train_data: Any = None, eval_data: Any = None,
-                **overrides: Any) -> Iterator[str | None]:
-    """The plumbing around ``trainer.train`` in one line, without the save (:func:`training_run` adds
-    it): :func:`exclusive` (one run at a time in the output folder) and :func:`prepare` (the run
-    record; resume only the same unfinished run). Yields the checkpoint to resume from, or None for step 0::
-
-        with guarded_run(profile, train_data, eval_data) as checkpoint:
-            trainer.train(resume_from_checkpoint=checkpoint)
-    """
-    with exclusive(profile.output_dir):
-        checkpoint = prepare(profile, train_data, eval_data, **overrides)
-        if checkpoint is None:
-            print("starting at step 0")
-        yield checkpoint
 
 
 def _rng_keeper() -> Any:

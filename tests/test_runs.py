@@ -371,22 +371,6 @@ def test_atomic_file_replaces_in_one_step_and_leaves_nothing_behind(tmp_path):
     assert path.read_text() == "whole" and list(tmp_path.iterdir()) == [path]
 
 
-def test_guarded_run_is_exclusive_and_prepare_in_one_line(profile, capsys):
-    """Notebooks 06 and 08's one line of plumbing: the folder's lock around prepare's checkpoint."""
-    from course_utils.runs import _HELD, guarded_run
-
-    with guarded_run(profile, small_data()) as checkpoint:
-        assert checkpoint is None and "starting at step 0" in capsys.readouterr().out
-        assert any(key.startswith(str(Path(profile.output_dir).resolve())) for key in _HELD)  # locked
-        make_checkpoint(profile.checkpoint_dir, 20, max_steps=60)
-    assert not _HELD  # released
-    with guarded_run(profile, small_data()) as checkpoint:  # the same unfinished run resumes
-        assert checkpoint == str(profile.checkpoint_dir / "checkpoint-20")
-    with pytest.raises(RunConflictError):  # another run's checkpoints: prepare's message
-        with guarded_run(profile.replace(max_steps=80), small_data()):
-            pass
-
-
 class _FakeTrainer:
     """Only what training_run touches: the callback list."""
 
