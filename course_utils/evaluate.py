@@ -285,9 +285,11 @@ def portable_model_name(name: str) -> str:
 
 def model_card(*, base_model: str, base_license: str, data: str, data_license: str,
                hyperparameters: dict[str, Any], evaluation: Sequence[dict[str, Any]],
-               intended_use: str, notes: str = "", title: str = "", prompt_format: str = ALPACA_FORMAT) -> str:
+               intended_use: str, notes: str = "", title: str = "", prompt_format: str = ALPACA_FORMAT,
+               limitations: str = "") -> str:
     """The README of the merged model: a Hub model card (YAML header, then Markdown). ``prompt_format``
-    describes the format the merged weights were trained on (:data:`ALPACA_FORMAT`, :data:`CHAT_FORMAT`)."""
+    describes the format the merged weights were trained on (:data:`ALPACA_FORMAT`, :data:`CHAT_FORMAT`).
+    ``limitations`` adds this run's own limits after the general one on copied answers."""
     non_commercial = "NC" in data_license.upper().replace("-", " ").split()  # CC BY-NC ...
     license_id = ("cc-by-nc-4.0" if non_commercial else
                   "apache-2.0" if "apache" in base_license.lower() else "other")
@@ -311,6 +313,10 @@ def model_card(*, base_model: str, base_license: str, data: str, data_license: s
                     "only, whatever the base model's own licence allows. Not legal advice: before any "
                     "commercial use, ask a lawyer.\n")
     params = "\n".join(f"| {k} | {v} |" for k, v in hyperparameters.items())
+    limits = ("The rule-based scores (rung 2) check an answer's form and whether it matches the reference, not "
+              "whether the model read the question. A fine-tuned model can pass them by repeating an answer from "
+              'its training data word for word; the row "2 copies a training answer" counts those answers.'
+              + (f" {limitations}" if limitations else ""))
     return f"""{header}
 
 # {title or "LoRA fine-tune of " + base_model + ", merged"}
@@ -333,6 +339,9 @@ A LoRA adapter trained with trl's `SFTTrainer` and merged into the base weights
 
 ## Intended use
 {intended_use}
+
+## Limitations
+{limits}
 
 ## Prompt format
 {prompt_format}

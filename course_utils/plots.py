@@ -56,14 +56,17 @@ def _finish(fig: Any, path: Path | None) -> Any:
 
 def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: int,
                       path: Path | None = None, bins: int = 50) -> Any:
-    """Two histograms side by side: characters (the 2024 view) and tokens (what counts)."""
+    """Left: each row as a point, characters against tokens, with ``max_length`` as the limit it is (tokens)
+    and as the 2024 view read it (characters). Right: the histogram of token lengths."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
+    chars, tokens = np.asarray(chars), np.asarray(tokens)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    left.hist(chars, bins=bins, color="tab:gray")
-    left.axvline(max_length, color="tab:red", linestyle="--",
-                 label=f"max_length = {max_length}, read as characters")
-    left.set(title="Length in characters", xlabel="characters", ylabel="rows")
+    left.scatter(chars, tokens, s=10, alpha=0.6, color="tab:green")
+    left.axhline(max_length, color="tab:red", linestyle="--", label=f"max_length = {max_length} tokens (cut above)")
+    left.axvline(max_length, color="tab:gray", linestyle=":", label=f"{max_length} read as characters (2024 view)")
+    left.set(title="Each row: characters and tokens", xlabel="characters", ylabel="tokens, EOS included")
     right.hist(tokens, bins=bins, color="tab:green")
     right.axvline(max_length, color="tab:red", linestyle="--", label=f"max_length = {max_length} tokens")
     right.set(title="Length in tokens", xlabel="tokens", ylabel="rows")

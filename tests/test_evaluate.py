@@ -468,3 +468,15 @@ def test_hub_errors_turns_an_upload_failure_into_one_course_error(tmp_path):
     assert str(tmp_path) in err.where and "write" in err.fix
     with hub_errors(tmp_path):  # nothing raised: nothing changed
         pass
+
+
+def test_model_card_says_rule_scores_count_copied_answers():
+    """Review: on smoke the fine-tuned models copied many training answers word for word; the card says that
+    rung 2's rules cannot tell a copied answer from a read question, and adds the run's own share when given."""
+    fields = dict(base_model=XGEN_ID, base_license="Apache-2.0", data="sample", data_license="Apache-2.0",
+                  hyperparameters={}, evaluation=[{"measure": "2 copies a training answer", "chat": 0.5}],
+                  intended_use="teaching")
+    limits = model_card(**fields).split("## Limitations", 1)[1].split("## Prompt format", 1)[0]
+    assert "copies a training answer" in limits and "word for word" in limits
+    run = model_card(**fields, limitations="On this run, 50% of them.")
+    assert "word for word; the row \"2 copies a training answer\" counts those answers. On this run, 50% of them." in run
