@@ -323,6 +323,58 @@ def _forward_case(o: Objects) -> Case:
     return Case(right, wrong, "adapter's path", (layer, x))
 
 
+def _lora_linear_classes() -> dict[str, type]:
+    """Notebook 05, exercise 5: the worked LoRALinear, and variants with one slip each."""
+    import torch
+
+    class LoRALinear(torch.nn.Module):
+        def __init__(self, base, r, alpha, dropout=0.0):
+            super().__init__()
+            self.base = base.requires_grad_(False)
+            self.A = torch.nn.Linear(base.in_features, r, bias=False)
+            self.B = torch.nn.Linear(r, base.out_features, bias=False)
+            torch.nn.init.zeros_(self.B.weight)
+            self.dropout = torch.nn.Dropout(dropout)
+            self.scaling = alpha / r
+
+        def forward(self, x):
+            return self.base(x) + self.scaling * self.B(self.A(self.dropout(x)))
+
+    class NoScaling(LoRALinear):
+        def forward(self, x):
+            return self.base(x) + self.B(self.A(self.dropout(x)))
+
+    class DropoutOnBase(LoRALinear):
+        def forward(self, x):
+            x = self.dropout(x)
+            return self.base(x) + self.scaling * self.B(self.A(x))
+
+    class NotFrozen(LoRALinear):
+        def __init__(self, base, r, alpha, dropout=0.0):
+            super().__init__(base, r, alpha, dropout)
+            base.requires_grad_(True)
+
+    class RandomB(LoRALinear):
+        def __init__(self, base, r, alpha, dropout=0.0):
+            super().__init__(base, r, alpha, dropout)
+            torch.nn.init.normal_(self.B.weight)
+
+    return {"right": LoRALinear, "no scaling": NoScaling, "dropout on base": DropoutOnBase,
+            "not frozen": NotFrozen, "random B": RandomB}
+
+
+def _lora_linear_case(o: Objects) -> Case:
+    classes = _lora_linear_classes()
+    return Case(classes["right"], classes["no scaling"], "multiplied by alpha / r", (_lora_config(),))
+
+
+@pytest.mark.parametrize("slip, hint", [("dropout on base", "the adapter's input only"),
+                                        ("not frozen", "freeze it"), ("random B", "set B's weight to zeros")])
+def test_lora_linear_checker_names_each_slip(slip, hint, capsys):
+    assert exercises.check_lora_linear(_lora_linear_classes()[slip], _lora_config()) is False
+    assert hint in capsys.readouterr().out.split("Hint: ", 1)[1]
+
+
 def _score_answers():
     from course_utils.inference import Answer
 
@@ -451,6 +503,7 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_lora_trainable": _lora_case,
     "check_lora_scale": _scale_case,
     "check_lora_forward": _forward_case,
+    "check_lora_linear": _lora_linear_case,  # right: the worked class; wrong: no alpha / r on the adapter's path
     # 45 rows, 4 x 2 rows per step: 12 batches, 6 steps per epoch; 2 epochs: 12 steps, warm-up ceil(1.2)
     "check_steps_per_epoch": lambda o: Case(6, 5, "round up", (o.trainer(),)),
     "check_completion_mask": _mask_case,

@@ -22,7 +22,7 @@ The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 - 02 · data: ``check_prompt``, ``check_most_common_instruction``, ``check_unique_prompts``
 - 03 · lengths: ``check_short_template``, ``check_smallest_max_length``, ``check_fits_filter``
 - 04 · model: ``check_weight_bytes``, ``check_completion_ids``, ``check_bnb_4bit_config``, ``check_memory_row``
-- 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``
+- 05 · LoRA: ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``, ``check_lora_linear``
 - 06 · training: ``check_steps_per_epoch``, ``check_completion_mask``, ``check_lr_schedule``, ``check_unpacked_rows``
 - 07 · inference: ``check_score``, ``check_generation``, ``check_top_p``
 - 08 · chat format: ``check_own_template``, ``check_fixed_template`` (``suspect_template``)

@@ -1,4 +1,4 @@
-"""The exercise checkers of notebook 05 (LoRA): ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``.
+"""The exercise checkers of notebook 05 (LoRA): ``check_lora_trainable``, ``check_lora_scale``, ``check_lora_forward``, ``check_lora_all_linear``, ``check_lora_linear``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from ._common import _call, _not_answered, _number, _right, _same, _unanswered, _whole, _wrong, asks_for
 
-__all__ = ['check_lora_trainable', 'check_lora_scale', 'check_lora_forward', 'check_lora_all_linear']
+__all__ = ['check_lora_trainable', 'check_lora_scale', 'check_lora_forward', 'check_lora_all_linear', 'check_lora_linear']
 
 
 def _linear_shape(module: Any) -> tuple[int, int] | None:
@@ -269,3 +269,143 @@ def check_lora_all_linear(answer: tuple[Any, int] | None, model: PreTrainedModel
     else:
         hint = "wrap `base` with your config (get_peft_model) and count what requires a gradient."
     return _wrong(f"{count} is not the trainable count of this adapter.", hint)
+
+
+def _weight(part: Any) -> Any:
+    """The matrix of a learner's ``A`` or ``B``: an ``nn.Linear``'s weight, or a parameter itself."""
+    import torch
+
+    if isinstance(part, torch.nn.Linear):
+        return part.weight
+    return part if torch.is_tensor(part) else None
+
+
+def _compare_with_peft(answer: Any, r: int, alpha: float) -> tuple[bool, str, str]:
+    """Build the learner's ``LoRALinear`` and peft's LoRA layer on the same small ``nn.Linear``
+    (fan-in 24, fan-out 20, with a bias), copy peft's ``lora_A`` / ``lora_B`` into the learner's
+    ``A`` / ``B`` and compare outputs. Returns (right, message, hint); on success the message
+    describes the match."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    class OneLayer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(24, 20)
+
+        def forward(self, x: Any) -> Any:
+            return self.proj(x)
+
+    torch.manual_seed(0)
+    model = OneLayer()
+    base = copy.deepcopy(model.proj)
+    mine, error = _call(answer, base, r=r, alpha=alpha, dropout=0.25)
+    if error:
+        return False, f"LoRALinear(base, r={r}, alpha={alpha}, dropout=0.25) raised {error}.", \
+            "__init__(self, base, r, alpha, dropout=0.0): call super().__init__() first, then build A, B and the dropout."
+    if not isinstance(mine, torch.nn.Module):
+        return False, f"LoRALinear(...) gave a {type(mine).__name__}, not an nn.Module.", \
+            "write class LoRALinear(torch.nn.Module) and set answer = LoRALinear (the class itself)."
+    a, b = _weight(getattr(mine, "A", None)), _weight(getattr(mine, "B", None))
+    if a is None or b is None:
+        return False, "the module has no self.A and self.B.", \
+            "self.A = torch.nn.Linear(in_features, r, bias=False); self.B = torch.nn.Linear(r, out_features, bias=False)."
+    if tuple(a.shape) != (r, 24) or tuple(b.shape) != (20, r):
+        return False, f"on a 24 -> 20 layer with r={r}, A is {tuple(a.shape)} and B {tuple(b.shape)}.", \
+            f"A is r x in_features = ({r}, 24) and B is out_features x r = (20, {r}); nn.Linear(n_in, n_out) stores (n_out, n_in)."
+    if bool((b != 0).any()):
+        return False, "B does not start at zero.", \
+            "set B's weight to zeros (torch.nn.init.zeros_): then B A = 0 and the wrapped layer starts as the base layer."
+    if not bool((a != 0).any()):
+        return False, "A is all zero too.", \
+            "A starts random (nn.Linear's own initialisation does it): with A and B both zero, neither gets a gradient."
+    others = [p for p in mine.parameters() if p is not a and p is not b]  # the base layer's weight and bias
+    if any(p.requires_grad for p in [*others, *base.parameters()]):
+        return False, "the base layer's weight still has requires_grad=True.", \
+            "freeze it: base.weight.requires_grad_(False) (and its bias): only A and B train."
+    if not (a.requires_grad and b.requires_grad):
+        return False, "A or B does not require a gradient.", "A and B are what trains: leave their requires_grad True."
+    wrapped = get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.25, target_modules=["proj"]))
+    layer = wrapped.base_model.model.proj
+    with torch.no_grad():
+        torch.nn.init.normal_(layer.lora_B["default"].weight, std=0.1)  # as if trained a little
+        a.copy_(layer.lora_A["default"].weight)
+        b.copy_(layer.lora_B["default"].weight)
+    x = torch.randn(5, 24)
+    outputs = {}
+    for mode in ("eval", "train"):
+        for module in (mine, layer):
+            module.train(mode == "train")
+        with torch.no_grad():
+            torch.manual_seed(1)
+            got, error = _call(mine, x)
+            torch.manual_seed(1)  # the same dropout mask, if the learner draws it once, on x, as peft does
+            truth = layer(x)
+        if error:
+            return False, f"forward raised {error}.", "forward(x) returns self.base(x) + self.scaling * self.B(self.A(self.dropout(x)))."
+        if not torch.is_tensor(got) or tuple(got.shape) != tuple(truth.shape):
+            return False, f"forward gave {type(got).__name__} {tuple(getattr(got, 'shape', ()))}, peft {tuple(truth.shape)}.", \
+                "return one tensor of shape (tokens, out_features)."
+        outputs[mode] = (got, truth)
+    got, truth = outputs["eval"]
+    largest = (got - truth).abs().max().item()
+    if not torch.allclose(got, truth, rtol=1e-6, atol=1e-6):
+        with torch.no_grad():
+            plain = base(x)
+            path = layer.lora_B["default"](layer.lora_A["default"](x))
+        scale = alpha / r
+
+        def close(other: Any) -> bool:
+            return bool(torch.allclose(got, other, rtol=1e-5, atol=1e-5))
+
+        if close(plain):
+            hint = "that is base(x) alone: add the adapter's path, (alpha / r) * B(A(x))."
+        elif close(plain + path):
+            hint = f"the adapter's path is multiplied by alpha / r = {scale:g}: self.scaling = alpha / r."
+        elif close(plain + path / scale):
+            hint = "that is the inverse scale: alpha / r, not r / alpha."
+        elif close(plain + path * alpha):
+            hint = "the scale is alpha / r, not alpha alone."
+        elif close(path * scale):
+            hint = "that is the adapter alone: add the frozen layer's output, self.base(x)."
+        else:
+            hint = "forward(x) = self.base(x) + (alpha / r) * self.B(self.A(self.dropout(x)))."
+        return False, f"with dropout off, your output differs from peft's by up to {largest:.3g}.", hint
+    got, truth = outputs["train"]
+    if not torch.allclose(got, truth, rtol=1e-6, atol=1e-6):
+        return False, "with dropout off it matches peft; in training mode it does not.", \
+            ("apply dropout once, to the adapter's input only: self.B(self.A(self.dropout(x))); "
+             "the base layer gets x itself.")
+    return True, f"{largest:.1g}", ""
+
+
+@asks_for("code")
+def check_lora_linear(answer: Any, config: LoraConfig) -> bool:
+    """Notebook 05, exercise 5: a class ``LoRALinear(base, r, alpha, dropout=0.0)`` wrapping an
+    ``nn.Linear``: frozen base, ``A`` (``r x in``) random, ``B`` (``out x r``) zero, and
+    ``forward(x) = base(x) + (alpha / r) * B(A(dropout(x)))``.
+
+    Built at this profile's ``r`` and ``lora_alpha`` (from ``config``) and at ``r=4, alpha=8``, on a
+    small ``nn.Linear``; peft wraps the same layer with a ``LoraConfig`` of the same values, its
+    ``lora_A`` / ``lora_B`` weights (``B`` made non-zero) are copied into the learner's ``A`` / ``B``,
+    and the outputs must agree, in eval mode and in training mode with the same dropout mask.
+    """
+    if _unanswered(answer):
+        return _not_answered("write the class LoRALinear, then answer = LoRALinear.")
+    if not isinstance(answer, type) and not callable(answer):
+        return _wrong(f"expected the class LoRALinear, got {type(answer).__name__}.",
+                      "answer = LoRALinear: the class itself, not an instance or a call.")
+    import torch
+
+    largest = []
+    for r, alpha in ((int(config.r), config.lora_alpha), (4, 8)):
+        with torch.random.fork_rng(devices=[]):  # the checker's seeds leave the learner's random state alone
+            ok, message, hint = _compare_with_peft(answer, r, alpha)
+        if not ok:
+            return _wrong(f"r={r}, lora_alpha={alpha}: {message}", hint)
+        largest.append(message)
+    return _right(f"at r={config.r}, lora_alpha={config.lora_alpha} and at r=4, lora_alpha=8, with peft's A and B copied "
+                  f"in, your layer gives peft's output (largest difference {max(map(float, largest)):.1g}), dropout "
+                  f"off and on; B starts at zero and the base weight is frozen.")
