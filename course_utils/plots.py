@@ -77,18 +77,20 @@ def length_histograms(chars: Sequence[int], tokens: Sequence[int], max_length: i
 
 
 def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
-               loss_label: str = "training loss", eval_label: str = "eval loss") -> Any:
+               loss_label: str = "training loss", eval_label: str = "eval loss",
+               eval_style: str = "--s", ylabel: str = "cross-entropy") -> Any:
     """Training loss (and eval loss, where logged) against the optimizer step. ``loss_label`` names the
-    training-loss line, e.g. what each logged point averages; ``eval_label`` the eval line (which loss,
-    and that its dashes only join the evaluated steps)."""
+    training-loss line, e.g. what each logged point averages; ``eval_label`` the eval points (which loss,
+    and, with the default dashed ``eval_style``, that its dashes only join the evaluated steps);
+    ``eval_style="s"`` marks them without a line; ``ylabel`` names the measure."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key, style, label in (("loss", "-o", loss_label), ("eval_loss", "--s", eval_label)):
+    for key, style, label in (("loss", "-o", loss_label), ("eval_loss", eval_style, eval_label)):
         points = [(r["step"], r[key]) for r in history if key in r]
         if points:
             ax.plot(*zip(*points), style, label=label)
-    ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy")
+    ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     return _finish(fig, path)
