@@ -92,7 +92,9 @@ def _requests(conversations: Any) -> list[set[str]]:
 def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) -> tuple[Dataset, Dataset]:
     """Conversations from the profile's data, split exactly like :func:`course_utils.data.train_eval_split`
     (same rows held out, same order, a held-out row whose request is also a training row's dropped), and
-    the course's two-turn follow-ups added to the training side, except any that asks a held-out request."""
+    the course's two-turn follow-ups added to the training side, except any that asks a held-out request
+    or answers with a held-out reference ("And of hard?" would teach the answer to "What is the opposite
+    of hard?")."""
     from datasets import concatenate_datasets
 
     from .data import check_split_size
@@ -104,8 +106,12 @@ def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) 
     trained = set().union(*_requests(train))
     held_out = held_out.select([i for i, asked in enumerate(_requests(held_out)) if not asked & trained])
     asked_held_out = set().union(*_requests(held_out))
+    answered_held_out = set(last_answers(held_out))
     follow_ups = load_follow_ups(system)
-    follow_ups = follow_ups.select([i for i, asked in enumerate(_requests(follow_ups)) if not asked & asked_held_out])
+    follow_ups = follow_ups.select([  # none may ask a held-out question or give a held-out answer
+        i for i, m in enumerate(follow_ups["messages"])
+        if not {t["content"] for t in m if t["role"] == "user"} & asked_held_out
+        and not {t["content"] for t in m if t["role"] == "assistant"} & answered_held_out])
     return concatenate_datasets([train, follow_ups]), held_out
 
 

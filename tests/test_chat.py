@@ -178,3 +178,16 @@ def test_show_mask_is_plain_text():
     assert show_mask([1, 2, 3, 4], [-100, 2, 3, -100], tokenizer) == "<1>⟦<2><3>⟧<4>"
     assert show_mask([1, 2], [-100, 2], tokenizer) == "<1>⟦<2>⟧"
     assert "\x1b" not in show_mask([1, 2], [1, 2], tokenizer)
+
+
+def test_no_follow_up_asks_or_answers_a_held_out_row():
+    """A follow-up such as "And of hard?" -> "The opposite of hard is soft." would teach the reference answer of
+    the held-out row "What is the opposite of hard?": such follow-ups stay out of the training side."""
+    train, held_out = chat_train_eval_split(get_profile("smoke").replace(format="chat"))
+    asked = {m[-2]["content"] for m in held_out["messages"]}
+    answers = {m[-1]["content"] for m in held_out["messages"]}
+    two_turn = [m for m in train["messages"] if len(m) == 5]
+    assert len(two_turn) >= 20
+    for m in two_turn:
+        assert not {t["content"] for t in m if t["role"] == "user"} & asked, m
+        assert not {t["content"] for t in m if t["role"] == "assistant"} & answers, m
