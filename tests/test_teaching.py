@@ -504,8 +504,8 @@ CASES: dict[str, Callable[[Objects], Case]] = {
     "check_lora_scale": _scale_case,
     "check_lora_forward": _forward_case,
     "check_lora_linear": _lora_linear_case,  # right: the worked class; wrong: no alpha / r on the adapter's path
-    # 45 rows, 4 x 2 rows per step: 12 batches, 6 steps per epoch; 2 epochs: 12 steps, warm-up ceil(1.2)
-    "check_steps_per_epoch": lambda o: Case(6, 5, "round up", (o.trainer(),)),
+    # 45 rows at notebook 06's 5 x 2 rows per step: 9 batches, 5 steps per epoch; the wrong one rounds down
+    "check_steps_per_epoch": lambda o: Case(5, 4, "round up", (o.trainer(),), {"batch_size": 5, "grad_accum": 2}),
     "check_completion_mask": _mask_case,
     # learning rate 5e-5 (TrainingArguments' default), 12 steps, warm-up ceil(1.2) = 2; the wrong one floors it
     "check_lr_schedule": lambda o: Case(_rate(5e-5, 2, 12), _rate(5e-5, 1, 12), "rounds the warm-up up", (o.trainer(),)),
@@ -632,6 +632,16 @@ def test_steps_and_schedule_follow_max_steps(objects, capsys):
     assert exercises.check_steps_per_epoch(math.ceil(45 / 8), trainer)
 
 
+def test_steps_per_epoch_hints_at_other_settings(objects, capsys):
+    """Notebook 06 asks for 5 x 2 rows per step, not the run's 4 x 2 (45 rows): the common slips get their hint."""
+    trainer = objects.trainer()
+    assert exercises.check_steps_per_epoch(5, trainer, batch_size=5, grad_accum=2)  # ceil(45 / 10)
+    for wrong, hint in ((9, "gradient accumulation"), (6, "the run's own count")):  # ceil(45 / 5); ceil(45 / 8)
+        capsys.readouterr()
+        assert not exercises.check_steps_per_epoch(wrong, trainer, batch_size=5, grad_accum=2)
+        assert hint in capsys.readouterr().out
+
+
 def test_lora_count_agrees_with_peft_on_gpt2(gpt2_dir, capsys):
     """GPT-2 keeps its weights in Conv1D layers (shape in x out): the count still matches peft."""
     from peft import LoraConfig, get_peft_model
@@ -695,7 +705,7 @@ GUARDS = {
            ("check_model_folder(profile.model)", "model = AutoModelForCausalLM.from_pretrained("),
            ("AutoModelForCausalLM.from_pretrained(", "check_model(model, tokenizer, profile.max_length)"),
            ("check_pad_token(tokenizer)", None)],
-    "06": [("before = trainer.evaluate()", "trainer.train("),
+    "06": [("check_training_rows(tokenizer, train_data, profile.max_length)", "trainer.train("),
            ("with training_run(trainer, profile, train_data, eval_data) as run:", "trainer.train(")],
     "07": [("check_adapter(adapter_dir, model)", "PeftModel.from_pretrained("),
            # issue 12's acceptance on the tiny model: the base loses on eval loss and on format

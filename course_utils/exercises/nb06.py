@@ -25,21 +25,26 @@ from ._common import (
 __all__ = ['check_steps_per_epoch', 'check_completion_mask', 'check_lr_schedule', 'check_unpacked_rows']
 
 
-def _steps_per_epoch(trainer: Any) -> int:
-    """Optimizer steps in one pass over the trainer's (packed) rows, the way Trainer counts them."""
+def _steps_per_epoch(trainer: Any, batch_size: int | None = None, grad_accum: int | None = None) -> int:
+    """Optimizer steps in one pass over the trainer's (packed) rows, the way Trainer counts them, at the
+    trainer's own batch size and accumulation or at the ones given."""
     args = trainer.args
     rows = len(trainer.train_dataset)
-    per_batch = args.per_device_train_batch_size * max(int(getattr(args, "world_size", 1)), 1)
+    batch = batch_size or args.per_device_train_batch_size
+    accum = grad_accum or args.gradient_accumulation_steps
+    per_batch = batch * max(int(getattr(args, "world_size", 1)), 1)
     batches = rows // per_batch if getattr(args, "dataloader_drop_last", False) else math.ceil(rows / per_batch)
-    return max(math.ceil(batches / args.gradient_accumulation_steps), 1)
+    return max(math.ceil(batches / accum), 1)
 
 
 @asks_for("number")
-def check_steps_per_epoch(answer: int | None, trainer: Any) -> bool:
-    """Notebook 06, exercise 1: optimizer steps in one epoch of ``trainer``.
+def check_steps_per_epoch(answer: int | None, trainer: Any, batch_size: int | None = None,
+                          grad_accum: int | None = None) -> bool:
+    """Notebook 06, exercise 1: optimizer steps in one epoch over ``trainer.train_dataset``.
 
-    One step takes ``per_device_train_batch_size x gradient_accumulation_steps`` rows (per
-    process) of the *packed* dataset ``trainer.train_dataset``; a partial last batch is a step too.
+    One step takes ``batch_size x grad_accum`` rows (per process) of the *packed* dataset; a partial
+    last batch is a step too. Both default to the trainer's own ``per_device_train_batch_size`` and
+    ``gradient_accumulation_steps``; notebook 06 asks for other values than the run's.
     """
     if _unanswered(answer):
         return _not_answered("work out the optimizer steps in one epoch.")
@@ -49,19 +54,24 @@ def check_steps_per_epoch(answer: int | None, trainer: Any) -> bool:
                       "divide rows by the rows one step takes, and round.")
     args = trainer.args
     rows = len(trainer.train_dataset)
-    batch, accum = args.per_device_train_batch_size, args.gradient_accumulation_steps
-    truth = _steps_per_epoch(trainer)
+    batch = batch_size or args.per_device_train_batch_size
+    accum = grad_accum or args.gradient_accumulation_steps
+    truth = _steps_per_epoch(trainer, batch, accum)
     if value == truth:
         extra = ""
-        if args.max_steps > 0:
+        if args.max_steps > 0 and batch_size is None and grad_accum is None:
             extra = f"; this run's max_steps={args.max_steps} is {args.max_steps / truth:.1f} epochs"
         return _right(f"{rows} packed rows / ({batch} x {accum} rows per step) -> {truth} steps{extra}.")
+    own = _steps_per_epoch(trainer)
     if value != int(value) or value == rows // (batch * accum):
         hint = "a partial last batch is still a step: round up."
     elif accum > 1 and value == math.ceil(rows / batch):
-        hint = "with gradient accumulation, one optimizer step uses several batches."
+        hint = "with gradient accumulation, one optimizer step uses several batches: divide by it too."
     elif value == rows:
         hint = "count steps, not rows: one step takes a whole batch."
+    elif value == own and (batch, accum) != (args.per_device_train_batch_size, args.gradient_accumulation_steps):
+        hint = (f"that is the run's own count; use the settings asked for: {batch} rows per batch, "
+                f"{accum} batches per step.")
     else:
         hint = ("count the packed rows (len(trainer.train_dataset)), not the examples, and divide "
                 "by batch size x gradient accumulation.")
