@@ -85,8 +85,9 @@ def load_follow_ups(system: str | None = SYSTEM_PROMPT, path: str | Path = FOLLO
     return Dataset.from_dict({"messages": [lead + row["messages"] for row in rows]})
 
 
-def _requests(conversations: Any) -> list[set[str]]:
-    return [{t["content"] for t in m if t["role"] == "user"} for m in conversations["messages"]]
+def _turns(conversations: Any, role: str = "user") -> list[set[str]]:
+    """Per conversation, the texts of its turns of this ``role``."""
+    return [{t["content"] for t in m if t["role"] == role} for m in conversations["messages"]]
 
 
 def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) -> tuple[Dataset, Dataset]:
@@ -103,15 +104,14 @@ def chat_train_eval_split(profile: Profile, system: str | None = SYSTEM_PROMPT) 
     check_split_size(len(conversations), profile.eval_rows, profile.data)
     split = conversations.train_test_split(test_size=profile.eval_rows, seed=0)
     train, held_out = split["train"], split["test"]
-    trained = set().union(*_requests(train))
-    held_out = held_out.select([i for i, asked in enumerate(_requests(held_out)) if not asked & trained])
-    asked_held_out = set().union(*_requests(held_out))
+    trained = set().union(*_turns(train))
+    held_out = held_out.select([i for i, asked in enumerate(_turns(held_out)) if not asked & trained])
+    asked_held_out = set().union(*_turns(held_out))
     answered_held_out = set(last_answers(held_out))
     follow_ups = load_follow_ups(system)
     follow_ups = follow_ups.select([  # none may ask a held-out question or give a held-out answer
-        i for i, m in enumerate(follow_ups["messages"])
-        if not {t["content"] for t in m if t["role"] == "user"} & asked_held_out
-        and not {t["content"] for t in m if t["role"] == "assistant"} & answered_held_out])
+        i for i, (asked, said) in enumerate(zip(_turns(follow_ups), _turns(follow_ups, "assistant")))
+        if not asked & asked_held_out and not said & answered_held_out])
     return concatenate_datasets([train, follow_ups]), held_out
 
 

@@ -100,20 +100,26 @@ def _scale(alpha: float, r: float, rslora: bool) -> float:
     return alpha / math.sqrt(r) if rslora else alpha / r
 
 
-def _peft_scaling(r: int, alpha: float, rslora: bool) -> float:
-    """The ``scaling`` peft itself gives a layer with this config (a one-layer model, wrapped)."""
+def _one_layer(n_in: int, n_out: int) -> Any:
+    """A model of one ``nn.Linear`` named ``proj``: what the checkers hand to peft (``target_modules=["proj"]``)."""
     import torch
-    from peft import LoraConfig, get_peft_model
 
     class OneLayer(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.proj = torch.nn.Linear(8, 8)
+            self.proj = torch.nn.Linear(n_in, n_out)
 
         def forward(self, x: Any) -> Any:
             return self.proj(x)
 
-    wrapped = get_peft_model(OneLayer(), LoraConfig(r=r, lora_alpha=alpha, use_rslora=rslora, target_modules=["proj"]))
+    return OneLayer()
+
+
+def _peft_scaling(r: int, alpha: float, rslora: bool) -> float:
+    """The ``scaling`` peft itself gives a layer with this config (a one-layer model, wrapped)."""
+    from peft import LoraConfig, get_peft_model
+
+    wrapped = get_peft_model(_one_layer(8, 8), LoraConfig(r=r, lora_alpha=alpha, use_rslora=rslora, target_modules=["proj"]))
     return float(wrapped.base_model.model.proj.scaling["default"])
 
 
@@ -290,16 +296,8 @@ def _compare_with_peft(answer: Any, r: int, alpha: float) -> tuple[bool, str, st
     import torch
     from peft import LoraConfig, get_peft_model
 
-    class OneLayer(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.proj = torch.nn.Linear(24, 20)
-
-        def forward(self, x: Any) -> Any:
-            return self.proj(x)
-
     torch.manual_seed(0)
-    model = OneLayer()
+    model = _one_layer(24, 20)
     base = copy.deepcopy(model.proj)
     mine, error = _call(answer, base, r=r, alpha=alpha, dropout=0.25)
     if error:
