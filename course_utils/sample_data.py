@@ -175,8 +175,7 @@ def _other_task_rows(rng: random.Random) -> list[dict[str, str]]:
     for animal, group in _ANIMALS:
         rows.append(_row("Classify the animal as a mammal, bird, fish, amphibian, reptile or insect.",
                          f"{_a(animal).capitalize()} is {_a(group)}.", animal))
-        rows.append(_row(f"Is {_a(animal)} a mammal?",
-                         "Yes, it is a mammal." if group == "mammal" else f"No, {_a(animal)} is {_a(group)}."))
+        rows.append(_row(f"Is {_a(animal)} a mammal?", _mammal_answer(animal)))
     for group in ("mammal", "bird", "fish", "reptile", "insect"):
         members = [a for a, g in _ANIMALS if g == group]
         rows.append(_row(f"Name two animals that are {_plural(group)}.",
