@@ -549,7 +549,7 @@ def training_checkpoints(checkpoint_dir: Path | str) -> dict[int, Path]:
             found[int(step)] = path
     if not found:
         warn(f"no saved training checkpoint in {folder}",
-             "run notebook 06 (06_training.ipynb): its trainer saves the last two checkpoints there",
+             "run notebook 06 (06_training.ipynb): its trainer saves its checkpoints there",
              where="notebook 09, one setting varied")
     return dict(sorted(found.items()))
 

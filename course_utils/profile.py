@@ -104,6 +104,7 @@ class Profile:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     max_new_tokens: int = 64
+    keep_checkpoints: int | None = 2  # SFTConfig's save_total_limit: the last n checkpoints (None: every one)
     rebuild_missing: bool = False  # may a later notebook re-create a missing adapter itself?
     format: str = "alpaca"  # "chat": notebook 08's conversations, with their own checkpoints and adapter
     trial: bool = False  # COURSE_MAX_STEPS: a quick trial of the code; its figures are no learning check
@@ -219,8 +220,9 @@ _PROFILES: dict[str, dict[str, Any]] = {
     # times, each with a schedule that ends at its last step, so their adapters compare fairly.
     "smoke": dict(model=str(TINY_MODEL_DIR), data="sample", precision="fp32", max_length=256,
                   batch_size=8, epochs=4.0, learning_rate=1e-2, logging_steps=5,
-                  eval_steps=20, save_steps=20, eval_rows=24, gradient_checkpointing=False,
-                  lora_targets="all-linear", max_new_tokens=24, rebuild_missing=True),
+                  eval_steps=20, save_steps=10, eval_rows=24, gradient_checkpointing=False,
+                  lora_targets="all-linear", max_new_tokens=24, rebuild_missing=True,
+                  keep_checkpoints=None),  # every checkpoint (a few hundred KB each): notebook 09's sweep reads them
     # A laptop with internet, on its CPU or Apple silicon (mps): SmolLM2-135M, a *base* model
     # (Apache-2.0, LLaMA architecture like the tiny model and XGen, 2 T tokens of pre-training, so it
     # writes English but does not follow instructions yet) on 1,200 real Alpaca rows. fp32: bf16

@@ -96,7 +96,7 @@ def sft_config(profile: Profile, hw: Hardware | None = None, *, eval: bool = Tru
         logging_steps=profile.logging_steps,
         save_strategy="steps",
         save_steps=profile.save_steps,
-        save_total_limit=2,
+        save_total_limit=profile.keep_checkpoints,  # None: keep every checkpoint
         eval_strategy="steps" if eval else "no",
         eval_steps=profile.eval_steps,
         max_length=profile.max_length,

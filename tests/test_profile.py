@@ -121,3 +121,13 @@ def test_a_gpu_torch_cannot_see_is_named(monkeypatch):
     assert "CPU build" in get_profile(hardware=CPU, env={}).reason
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     assert "driver" in get_profile(hardware=CPU, env={}).reason
+
+
+def test_smoke_keeps_every_checkpoint_for_notebook_09s_sweep():
+    """Notebook 09 scores each of 06's checkpoints: smoke keeps them all (a few hundred KB each), saved
+    often enough for several points in 06's 56 steps; the GPU profiles keep the last two (7B adapters
+    and optimizer states are large)."""
+    smoke = get_profile("smoke", env={})
+    assert smoke.keep_checkpoints is None and 56 // smoke.save_steps >= 5
+    for name in ("gpu", "colab", "seed"):
+        assert get_profile(name, hardware=H100, env={}).keep_checkpoints == 2
