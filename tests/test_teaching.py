@@ -522,7 +522,21 @@ CASES: dict[str, Callable[[Objects], Case]] = {
                                        "not a score on this scale"),
     "check_spearman": lambda o: Case(0.5, 0.8, "rank", ([1, 2, 3], [1, 3, 2])),
     "check_word_perplexity": lambda o: _word_perplexity_case(o),
+    # right: the last words after normalise; wrong: the raw last words ("Lima." is not "Lima")
+    "check_last_word_match": lambda o: Case(
+        _last_word_match,
+        lambda a, r: bool(a.split()) and a.split()[-1] == r.split()[-1], "normalise(",
+        ({"fine-tuned": ["A snake is a reptile.", "The capital of Peru is Lima."]},
+         ["A lizard is a reptile.", "The capital of Peru is Lima."])),
 }
+
+
+def _last_word_match(answer: str, reference: str) -> bool:
+    """Notebook 09, exercise 4's rule: the last words agree after normalise (an answer with no word matches nothing)."""
+    from course_utils.evaluate import normalise
+
+    words = normalise(answer).split()
+    return bool(words) and words[-1:] == normalise(reference).split()[-1:]
 
 
 def _word_perplexity_case(o: Objects) -> Case:

@@ -26,7 +26,8 @@ The checkers, one module per notebook (``course_utils/exercises/nbNN.py``):
 - 06 · training: ``check_steps_per_epoch``, ``check_completion_mask``, ``check_lr_schedule``, ``check_unpacked_rows``
 - 07 · inference: ``check_score``, ``check_generation``, ``check_top_p``
 - 08 · chat format: ``check_own_template``, ``check_fixed_template`` (``suspect_template``)
-- 09 · evaluate and ship: ``check_read_score``, ``check_spearman``, ``check_word_perplexity``
+- 09 · evaluate and ship: ``check_read_score``, ``check_spearman``, ``check_word_perplexity``,
+  ``check_last_word_match``
 """
 
 from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09

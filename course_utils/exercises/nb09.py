@@ -1,5 +1,5 @@
 """The exercise checkers of notebook 09 (evaluate and ship): ``check_read_score``, ``check_spearman``,
-``check_word_perplexity``.
+``check_word_perplexity``, ``check_last_word_match``.
 
 How a checker answers: see :mod:`course_utils.exercises`."""
 
@@ -10,10 +10,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..evaluate import parse_score
+from ..evaluate import normalise, parse_score
 from ._common import _not_answered, _number, _right, _unanswered, _wrong, asks_for
 
-__all__ = ["check_read_score", "check_spearman", "check_word_perplexity"]
+__all__ = ["check_read_score", "check_spearman", "check_word_perplexity", "check_last_word_match"]
 
 # (judge reply, the score in it): the cases check_read_score tries
 SCORE_REPLIES = [
@@ -150,3 +150,68 @@ def check_word_perplexity(word_perplexity: Callable[[float, Sequence[str]], Any]
         return _wrong(f"for {name!r} (mean loss {mean_loss:.3f}) you gave {got[name]:.4f}, expected {truth:.4f}.", hint)
     shown = ", ".join(f"{name} {value:.3f}" for name, value in got.items())
     return _right(f"{shown}: {scored} scored tokens spread over {words} words.")
+
+
+# (answer, reference, matches by the last word): the cases check_last_word_match tries first
+LAST_WORD_CASES = [
+    ("A snake is a reptile.", "A lizard is a reptile.", True),  # the right class, about the wrong animal
+    ("The capital of Peru is Lima", "The capital of Peru is Lima.", True),
+    ("REPTILE!", "A lizard is a reptile.", True),
+    ("An eagle is a bird.", "A lizard is a reptile.", False),
+    ("candle, garden, island, ladder.", "jacket, ladder, river, tunnel.", False),
+    ("", "A lizard is a reptile.", False),  # no word at all: no match
+    ("...", "...", False),
+]
+
+
+def _last_word(text: str) -> str | None:
+    words = normalise(text).split()
+    return words[-1] if words else None
+
+
+def _last_word_match(answer: str, reference: str) -> bool:
+    last = _last_word(answer)
+    return last is not None and last == _last_word(reference)
+
+
+def _text(answer: Any) -> str:
+    return getattr(answer, "text", answer)  # a generate_answers Answer, or a plain string
+
+
+@asks_for("code")
+def check_last_word_match(rule: Callable[[str, str], Any] | None, answers: dict[str, Sequence[Any]],
+                          references: Sequence[str]) -> bool:
+    """Notebook 09, exercise 4: a looser rung-2 rule, ``last_word_match(answer, reference)``: the last words agree
+    after ``normalise``. Tried on fixed cases, then on every model's ``answers``; right, it prints how the count
+    changes from the normalised match, and an answer the looser rule lets through."""
+    if _unanswered(rule):
+        return _not_answered("write last_word_match(answer, reference).")
+    if not callable(rule):
+        return _wrong(f"expected a function, got {type(rule).__name__}.",
+                      "define last_word_match(answer, reference) with def and pass the function itself.")
+    rows = [(a, r, truth) for a, r, truth in LAST_WORD_CASES]
+    rows += [(_text(a), r, _last_word_match(_text(a), r)) for given in answers.values() for a, r in zip(given, references)]
+    for answer, reference, truth in rows:
+        try:
+            got = rule(answer, reference)
+        except Exception as err:  # noqa: BLE001 - a learner's function may raise anything
+            return _wrong(f"last_word_match({answer!r}, {reference!r}) raised {type(err).__name__}: {err}.",
+                          "an answer with no word (empty, or only punctuation) matches nothing: return False.")
+        if got is not truth and got != truth:
+            if not answer.strip(" .!?,"):
+                hint = "an answer with no word (empty, or only punctuation) matches nothing: return False."
+            elif normalise(answer) != answer.lower().strip() and _last_word_match(answer, reference):
+                hint = "compare the words after normalise(...): case and punctuation do not count."
+            else:
+                hint = "take normalise(text).split()[-1] of both texts and compare the two words."
+            return _wrong(f"last_word_match({answer!r}, {reference!r}) gave {got!r}, expected {truth}.", hint)
+    lines = []
+    for name, given in answers.items():
+        texts = [_text(a) for a in given]
+        strict = sum(normalise(t) == normalise(r) for t, r in zip(texts, references))
+        loose = sum(_last_word_match(t, r) for t, r in zip(texts, references))
+        lines.append(f"{name}: normalised match {strict}/{len(texts)}, last word {loose}/{len(texts)}")
+    new = [(t, r) for given in answers.values() for t, r in zip(map(_text, given), references)
+           if _last_word_match(t, r) and normalise(t) != normalise(r)]
+    example = f" An answer only the looser rule lets through: {new[0][0]!r} for {new[0][1]!r}." if new else ""
+    return _right("; ".join(lines) + "." + example)
