@@ -101,6 +101,32 @@ def precision_for(profile: Profile, hw: Hardware | None = None) -> Precision:
     return Precision(getattr(torch, dtype), bf16, fp16, bits, hw.cuda, hw.mps)
 
 
+def precision_table(profile: Profile, hw: Hardware | None = None) -> Any:
+    """:data:`PRECISION_TABLE` as notebook 04 prints it: one row per precision a profile uses (with
+    those profiles), one column per kind of machine, each cell the weights' dtype (and the storage
+    bits when bitsandbytes quantizes them), "-" where the pair is refused. This machine's column and
+    this profile's row are marked with ``*``; Apple's mps column is shown only on a Mac."""
+    import pandas as pd
+
+    from .profile import _PROFILES
+
+    here = _machine(detect_hardware() if hw is None else hw)
+    machines = {"cpu": "CPU", "gpu": "GPU, no bf16 (T4)", "gpu-bf16": "GPU, bf16", "mps": "Apple mps"}
+    if here != "mps":
+        del machines["mps"]
+    table = {}
+    for precision in ("fp32", "bf16", "nf4", "int8"):
+        users = [name for name, fields in _PROFILES.items() if fields["precision"] == precision]
+        row = {}
+        for machine, title in machines.items():
+            cell = PRECISION_TABLE.get((precision, machine))
+            title += " *" if machine == here else ""
+            row[title] = "-" if cell is None else (f"{cell[3]}-bit, " if cell[3] else "") + cell[0]
+        label = f"{precision}: {', '.join(users)}"
+        table[label + (" *" if precision == profile.precision else "")] = row
+    return pd.DataFrame(table).T
+
+
 def torch_dtype(profile: Profile, hw: Hardware | None = None) -> torch.dtype:
     """The dtype for the weights that stay unquantised and for the matrix multiplies."""
     return precision_for(profile, hw).dtype
@@ -147,10 +173,21 @@ def _wrap_load_error(name: str, exc: Exception) -> ModelLoadError:
 
 
 @contextmanager
-def model_load_errors(name: str) -> Iterator[None]:
+def model_load_errors(name: str, check: str | None = None) -> Iterator[None]:
     """Around a ``from_pretrained`` call (notebook 04): a library failure (a misspelt or uncached
     Hub id, a folder without weights, a corrupt safetensors file) becomes one
-    :class:`ModelLoadError` naming the model, with the fix."""
+    :class:`ModelLoadError` naming the model, with the fix.
+
+    ``check="tokenizer"`` first checks that a local folder holds tokenizer files
+    (:func:`~course_utils.checks.check_tokenizer_folder`); ``check="model"`` that it holds a causal
+    decoder, not an adapter (:func:`~course_utils.checks.check_model_folder`)."""
+    from .checks import check_model_folder, check_tokenizer_folder
+
+    folder_checks = {None: None, "tokenizer": check_tokenizer_folder, "model": check_model_folder}
+    if check not in folder_checks:
+        raise ValueError(f"check must be 'tokenizer', 'model' or None, not {check!r}")
+    if folder_checks[check] is not None:
+        folder_checks[check](name)
     try:
         yield
     except ModelLoadError:

@@ -63,3 +63,30 @@ def test_unknown_hub_id_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="offline"):
         load_tokenizer("no-such-org/no-such-model")
+
+
+def test_model_load_errors_runs_the_folder_check_first(tmp_path):
+    """Notebook 04's one `with model_load_errors(..., check=...)` line does the folder check too."""
+    from course_utils.models import model_load_errors
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "base"}')
+    with pytest.raises(ModelLoadError, match="holds a LoRA adapter"):
+        with model_load_errors(str(adapter), check="model"):
+            raise AssertionError("the check must fail before the load")
+    with pytest.raises(ModelLoadError, match="no tokenizer files"):
+        with model_load_errors(str(adapter), check="tokenizer"):
+            raise AssertionError("the check must fail before the load")
+    with pytest.raises(ValueError):
+        with model_load_errors(str(adapter), check="weights"):
+            pass
+
+
+def test_precision_table_marks_this_machine_and_profile():
+    from course_utils.models import precision_table
+
+    table = precision_table(get_profile("colab", hardware=T4, env={}), T4)
+    assert list(table.columns) == ["CPU", "GPU, no bf16 (T4) *", "GPU, bf16"]
+    assert table.loc["nf4: colab *", "GPU, no bf16 (T4) *"] == "4-bit, float16"
+    assert table.loc["bf16: gpu", "CPU"] == "-" and "int8: seed" in table.index

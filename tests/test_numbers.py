@@ -50,3 +50,22 @@ def test_planned_tokens_count_the_partial_step_of_each_pass():
     assert estimate.planned_tokens(smoke.replace(max_steps=60), rows) == 4 * 114 * 10
     assert estimate.planned_tokens(smoke.replace(max_steps=17), rows) == (114 + 2 * 8) * 10
     assert estimate.planned_tokens(smoke.replace(epochs=2.0), rows) == 2 * 114 * 10
+
+
+def test_notebook_04s_h200_record_is_the_bench_file():
+    """Notebook 04 section 5.2 prints course_utils/assets/h200_runs.json (shipped, so Colab has it):
+    every run's peak and speed must be the ones bench/results/ recorded, and estimate's references
+    (README, notebook 06) must be the same runs."""
+    record = json.loads((REPO / "course_utils" / "assets" / "h200_runs.json").read_text(encoding="utf-8"))
+    source = record["source"].split(":")[0]
+    bench = (REPO / source).read_text(encoding="utf-8")
+    runs = {r["run"]: r for r in record["runs"]}
+    table = [line for line in bench.splitlines() if line.startswith("| ")]
+    for name, run in runs.items():
+        peak, speed = f"{run['peak GiB']:.1f}", f"{run['tokens/s']:,}"
+        in_table = any(f"| {speed} |" in line and f"| {peak} |" in line for line in table)
+        in_prose = f"{speed} tokens/s" in bench and f"{peak} GiB" in bench  # the second call, in prose
+        assert in_table or in_prose, f"{name}: {speed} tokens/s, {peak} GiB are not in {source}"
+    for (profile, batch), ref in estimate._H200.items():
+        match = [r for r in runs.values() if (r["tokens/s"], r["peak GiB"]) == (ref.tokens_per_second, ref.peak_gib)]
+        assert match, f"estimate's ({profile}, {batch}) reference is not a run of the record"
