@@ -106,9 +106,10 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 600):
 
 
 def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None = None,
-                   skip: str | None = None, before: tuple[Path, ...] = ()) -> dict:
+                   skip: str | tuple[str, ...] | None = None, before: tuple[Path, ...] = ()) -> dict:
     """Execute a notebook in a fresh kernel, up to and including the first code cell containing
-    ``upto`` (all cells when None), leaving out the code cells containing ``skip`` (none when None),
+    ``upto`` (all cells when None), leaving out the code cells containing ``skip`` (or any of a tuple
+    of strings; none when None),
     then the code ``check``, which must print one line ``RESULT <json>``; return that JSON. Lets a
     test inspect the notebook's own objects. The notebooks in ``before`` run first, whole, in the
     same kernel (one kernel start instead of several)."""
@@ -123,8 +124,10 @@ def run_cells_then(path: Path, env: dict[str, str], check: str, upto: str | None
         last = next(i for i, c in enumerate(cells) if c.cell_type == "code" and upto in c.source)
         cells = cells[:last + 1]
     if skip is not None:
-        left_out = [c for c in cells if c.cell_type == "code" and skip in c.source]
-        assert left_out, f"no code cell of {path.name} contains {skip!r}"
+        marks = (skip,) if isinstance(skip, str) else skip
+        for mark in marks:
+            assert any(c.cell_type == "code" and mark in c.source for c in cells), f"no code cell of {path.name} contains {mark!r}"
+        left_out = [c for c in cells if c.cell_type == "code" and any(mark in c.source for mark in marks)]
         cells = [c for c in cells if c not in left_out]
     earlier = [c for other in before for c in nbformat.read(other, as_version=4).cells]
     nb.cells = earlier + cells + [nbformat.v4.new_code_cell(check)]

@@ -154,7 +154,7 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
         BertForMaskedLM(BertConfig(vocab_size=1024, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                    intermediate_size=64)).save_pretrained(bert)
     AutoTokenizer.from_pretrained(TINY_MODEL_DIR).save_pretrained(bert)
-    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(bert)}, "06_training.ipynb", "286ce333")
+    error, _ = _run(client, {**DEFAULTS, "COURSE_MODEL": str(bert)}, "06_training.ipynb", "286ce333", "r06model")
     assert error is not None and error["traceback"][0].startswith("ModelLoadError: "), error
     assert "encoder" in error["traceback"][0] and "decoder-only" in error["traceback"][-1]
 
@@ -176,9 +176,9 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
 @pytest.mark.slow
 def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
     client, out = course_kernel
-    ids = ["286ce333", "9308308f", "e81fba7d", "r06tok01", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65",
+    ids = ["286ce333", "r06model", "r06prof1", "9308308f", "e81fba7d", "r06tok01", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65",
            "88d77009", "c3d9e5f2", "e9f5a7b4", "b5a1c2d4", "b5a1c2d5", "b5a1c2d9", "3182ac5a", "cb9136c5",
-           "cb9136c7", "0c62ca70"]  # all but the experiment
+           "cb9136c7", "0c62ca70"]  # all but the experiment (r06lab01, 9da477e4, r06lab02)
     error, printed = _run(client, {**DEFAULTS, "COURSE_MAX_STEPS": "2"}, "06_training.ipynb", *ids, timeout=600)
     assert error is None, error and error["traceback"][-3:]
     assert "a quick trial of 2 steps (COURSE_MAX_STEPS): these figures are not a learning check" in printed

@@ -3,9 +3,10 @@ on an architecture other than LLaMA (only the tiny model's learning checks are s
 notebook 06's trainer still equals the recipe's there (GPT-2 keeps its weights in Conv1D layers).
 The three run one after the other in one kernel (each runs alone in a kernel of its own under nbval).
 
-06's learning-rate experiment is left out here: with any model but the tiny one it trains the tiny
-model on the smoke profile (three runs), which nbval's smoke run of 06 already executes; nothing in
-it touches GPT-2, and no later cell reads what it makes."""
+06's learning-rate experiment (three cells: the lab, the three runs, the table) is left out here:
+with any model but the tiny one it trains the tiny model on the smoke profile (three runs), which
+nbval's smoke run of 06 already executes; nothing in it touches GPT-2, and no later cell reads what it
+makes."""
 
 import ast
 import json
@@ -14,7 +15,7 @@ import pytest
 
 from conftest import COMPARE_TRAINER_WITH_RECIPE, NOTEBOOKS, run_cells_then
 
-EXPERIMENT = "for rate in ("  # 06's learning-rate experiment cell
+EXPERIMENT = ("class PerTokenEval(", "for rate in (", "sweep_curves(")  # 06's learning-rate experiment, one mark per cell
 
 
 @pytest.mark.slow
@@ -33,12 +34,14 @@ def test_the_experiment_left_out_on_gpt2_uses_the_tiny_model_and_feeds_no_later_
     trains the tiny model (smoke), and no code cell after it reads its names."""
     cells = ["".join(c["source"]) for c in json.loads((NOTEBOOKS / "06_training.ipynb").read_text())["cells"]
              if c["cell_type"] == "code"]
-    at = [i for i, code in enumerate(cells) if EXPERIMENT in code]
-    assert len(at) == 1, at
-    experiment = cells[at[0]]
+    at = [[i for i, code in enumerate(cells) if mark in code] for mark in EXPERIMENT]
+    assert all(len(found) == 1 for found in at), at
+    first, last = at[0][0], at[-1][0]
+    assert [found[0] for found in at] == list(range(first, last + 1)), at  # three cells in a row
+    experiment = "\n".join(cells[first:last + 1])
     assert "uses_tiny_model" in experiment and "TINY_MODEL_DIR" in experiment
-    made_here = _stored(experiment) - set().union(*(_stored(code) for code in cells[:at[0]]))
-    read_later = set().union(*(_loaded(code) for code in cells[at[0] + 1:]))
+    made_here = _stored(experiment) - set().union(*(_stored(code) for code in cells[:first]))
+    read_later = set().union(*(_loaded(code) for code in cells[last + 1:]))
     assert {"lab", "curves", "sweep"} <= made_here  # the names the experiment makes (parsed, not grepped)
     assert not made_here & read_later, made_here & read_later
 
