@@ -97,9 +97,11 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
 
 
 def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None,
-                 intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None) -> Any:
+                 intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
+                 title: str = "Before vs after fine-tuning") -> Any:
     """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1; with
-    ``intervals`` ({name: ((low, high) of base, (low, high) of fine-tuned)}), a whisker on each bar."""
+    ``intervals`` ({name: ((low, high) of base, (low, high) of fine-tuned)}), a whisker on each bar;
+    ``title`` says which questions they are."""
     import matplotlib.pyplot as plt
 
     names = list(scores)
@@ -119,7 +121,7 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
         else:
             ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
     ax.set_xticks(range(len(names)), names)
-    ax.set(ylim=(0, 1.3), ylabel="share of held-out prompts", title="Before vs after fine-tuning")
+    ax.set(ylim=(0, 1.3), ylabel="share of held-out prompts", title=title)
     ax.legend()
     return _finish(fig, path)
 
