@@ -1,6 +1,8 @@
 """Evaluate and ship (notebook 09): the plumbing around the calls the notebook writes out.
 
 - :func:`answer_loss`: notebook 07's eval loss of the answer tokens, for any model;
+- :func:`interval95`, :func:`difference_interval95`: notebook 07's Wilson interval for a share and
+  Newcombe's interval for the difference of two shares (notebook 08 uses them);
 - :func:`plain_passages`: plain text (no instruction) to measure what fine-tuning did outside its data;
 - :data:`TASKS_DIR`: the course's lm-eval task (YAML + local jsonl), passed as ``include_path``;
 - :func:`judge_prompt`, :func:`parse_score`: an LLM judge's prompt with a rubric, and its score read back;
@@ -56,6 +58,25 @@ def answer_loss(model: Any, tokenizer: Any, rows: Any, batch_size: int = 8, max_
     return loss_after_prompts(model, tokenizer, list(rows["prompt"]), list(rows["completion"]),
                               max_length=max_length, batch_size=batch_size,
                               add_special_tokens=True)  # Alpaca text: encoded as trl encoded the training rows
+
+
+def interval95(k: int, n: int) -> tuple[float, float]:
+    """Wilson's 95 % interval for ``k`` successes in ``n`` tries (notebook 07 writes it out): it stays
+    within 0-1, even for small ``n``."""
+    z, p = 1.96, k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
+def difference_interval95(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float]:
+    """The difference of two shares, ``k2/n2 - k1/n1``, with Newcombe's 95 % interval, built from the
+    two Wilson intervals (notebook 07 writes it out). It assumes independent samples: on the same rows
+    asked twice, take it as a rough guide. Returns ``(difference, low, high)``."""
+    p1, p2 = k1 / n1, k2 / n2
+    (low1, high1), (low2, high2) = interval95(k1, n1), interval95(k2, n2)
+    gap = p2 - p1
+    return (gap, gap - math.sqrt((p2 - low2) ** 2 + (high1 - p1) ** 2),
+            gap + math.sqrt((high2 - p2) ** 2 + (p1 - low1) ** 2))
 
 
 # ---------------------------------------------------------------------------------------------

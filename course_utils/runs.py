@@ -121,6 +121,18 @@ def latest_checkpoint(checkpoint_dir: Path) -> tuple[Path | None, bool]:
     return good, finished
 
 
+def run_summary(checkpoint_dir: Path) -> str:
+    """How far a run went, from its newest complete checkpoint's ``trainer_state.json``: passes over
+    the data (``epoch``), steps, and the last logged learning rate. Notebook 08 compares two runs with it."""
+    path, _ = latest_checkpoint(checkpoint_dir)
+    if path is None:
+        return f"no complete checkpoint in {checkpoint_dir}"
+    state = json.loads((path / "trainer_state.json").read_text())
+    rates = [entry["learning_rate"] for entry in state.get("log_history", []) if "learning_rate" in entry]
+    rate = f", last logged learning rate {rates[-1]:.1e}" if rates else ""
+    return f"{state.get('epoch', 0):g} passes in {state['global_step']} steps{rate}"
+
+
 def resumable_checkpoint(checkpoint_dir: Path) -> str | None:
     """The newest complete checkpoint of an *unfinished* run, or None."""
     path, finished = latest_checkpoint(checkpoint_dir)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, PROSE_TASK, TASKS_DIR, data_name, licence_of, markdown_table, model_card,
+from course_utils.evaluate import (CAPITALS_TASK, CHAT_CAPITALS_TASK, CHAT_FORMAT, PROSE_TASK, TASKS_DIR, data_name,
+                                   difference_interval95, interval95, licence_of, markdown_table, model_card,
                                    portable_model_name,
                                    normalise, parse_score, plain_passages, port_in_use, write_capitals_task)
 from course_utils.exercises.nb09 import SCORE_REPLIES
@@ -22,6 +23,21 @@ from course_utils.profile import ALPACA_ID, TINY_MODEL_DIR, XGEN_ID
 @pytest.mark.parametrize("reply,score", SCORE_REPLIES)
 def test_parse_score(reply, score):
     assert parse_score(reply) == score
+
+
+def test_interval95_is_wilsons():
+    """Wilson's interval: inside 0-1 even at 0 or n successes; 9 of 10 gives the textbook 0.596-0.982."""
+    assert interval95(0, 10)[0] == pytest.approx(0, abs=1e-12) and interval95(10, 10)[1] == pytest.approx(1)
+    assert interval95(9, 10) == pytest.approx((0.5958, 0.9821), abs=1e-4)
+
+
+def test_difference_interval95_is_newcombes():
+    """Newcombe's hybrid score interval (his method 10): 56/70 - 48/80 = 0.2, from 0.0524 to 0.3339 in his
+    1998 paper; the difference is second minus first, and equal shares give an interval around 0."""
+    gap, low, high = difference_interval95(48, 80, 56, 70)
+    assert (gap, low, high) == pytest.approx((0.2, 0.0524, 0.3339), abs=1e-4)
+    gap, low, high = difference_interval95(5, 10, 5, 10)
+    assert gap == 0 and low == pytest.approx(-high) and low < 0
 
 
 def test_normalise():

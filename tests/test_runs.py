@@ -16,7 +16,7 @@ from course_utils.errors import CourseWarning, RunConflictError
 from course_utils.files import atomic_dir, recover
 from course_utils.profile import Hardware, get_profile
 from course_utils.runs import (exclusive, latest_checkpoint, prepare, read_record, resumable_checkpoint,
-                               run)
+                               run, run_summary)
 
 from conftest import make_checkpoint
 
@@ -93,6 +93,20 @@ def test_finished_checkpoint_is_not_resumable(tmp_path):
     make_checkpoint(tmp_path, 10, max_steps=10)
     assert resumable_checkpoint(tmp_path) is None
     assert latest_checkpoint(tmp_path) == (tmp_path / "checkpoint-10", True)
+
+
+def test_run_summary_reads_the_newest_complete_checkpoint(tmp_path):
+    """Notebook 08's line per run: passes, steps and the last logged rate, from trainer_state.json."""
+    import json
+
+    assert run_summary(tmp_path) == f"no complete checkpoint in {tmp_path}"
+    for step, rates in ((8, [4e-3, 2e-3]), (10, [4e-3, 2e-3, 4e-4])):
+        path = make_checkpoint(tmp_path, step, max_steps=10)
+        state = json.loads((path / "trainer_state.json").read_text())
+        log = [{"loss": 1.0, "learning_rate": r, "step": i} for i, r in enumerate(rates)] + [{"eval_loss": 1.0}]
+        state.update(epoch=step / 2.5, log_history=log)
+        (path / "trainer_state.json").write_text(json.dumps(state))
+    assert run_summary(tmp_path) == "4 passes in 10 steps, last logged learning rate 4.0e-04"
 
 
 # ---------------------------------------------------------------- a run record

@@ -689,7 +689,7 @@ TAUGHT_CALLS = {
            "eos_token_id=", "pad_token_id=", "disable_adapter()", "merge_and_unload()", "save_pretrained("],
     "08": ['"role": "user"', "tokenizer.chat_template = ", "{%- generation %}", "apply_chat_template(",
            "add_generation_prompt=True", "resize_token_embeddings(", "trainable_token_indices=", "modules_to_save=",
-           "SFTConfig(", "assistant_only_loss=True", "SFTTrainer(", "save_pretrained(", ".generate("],
+           "sft_config(", "assistant_only_loss=True", "SFTTrainer(", "save_pretrained(", ".generate("],
     "09": ["PeftModel.from_pretrained(", "disable_adapter()", "simple_evaluate(", "TaskManager(", "include_path=",
            '"peft"', "spearmanr(", "merge_and_unload()", "save_pretrained(", "create_repo(", "private=True",
            "upload_folder(", "served(", "OpenAI(", "client.completions.create(", "client.chat.completions.create("],
