@@ -9,7 +9,9 @@ measures them again on your GPU (bench/results/ holds the runs quoted here).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .profile import GPU_BATCH_8_GIB, Hardware, Profile
@@ -29,12 +31,18 @@ class Reference:
 
 
 # `make gpu-check` on one H200 (bench/results/2026-11-27-h200.md): random weights of XGen-7B's
-# shape, packed 1,024-token rows through the course's recipe, LoRA r=16.
+# shape, packed 1,024-token rows through the course's recipe, LoRA r=16. The runs are read from
+# assets/h200_runs.json, the same record notebook 04 prints, so the figures are written once.
+H200_RUNS = Path(__file__).parent / "assets" / "h200_runs.json"
+_RUNS = {run["run"]: run for run in json.loads(H200_RUNS.read_text(encoding="utf-8"))["runs"]}
 _H200 = {
-    ("gpu", 8): Reference(17_919, 41.1, "measured: H200, bf16 LoRA q,v, varlen attention, batch 8"),
-    ("gpu", 4): Reference(14_978, 27.2, "measured: H200, bf16 LoRA q,v, varlen attention, batch 4"),
-    ("seed", 4): Reference(1_310, 27.0, "measured: H200, int8 + k-bit preparation, batch 4"),
-    ("colab", 4): Reference(4_425, 8.6, "measured: H200, NF4 + checkpointing, batch 4 x 4"),
+    key: Reference(_RUNS[name]["tokens/s"], _RUNS[name]["peak GiB"], f"measured: H200, {what}")
+    for key, name, what in [
+        (("gpu", 8), "varlen 8", "bf16 LoRA q,v, varlen attention, batch 8"),
+        (("gpu", 4), "varlen 4", "bf16 LoRA q,v, varlen attention, batch 4"),
+        (("seed", 4), "seed 4", "int8 + k-bit preparation, batch 4"),
+        (("colab", 4), "colab 4x4", "NF4 + checkpointing, batch 4 x 4"),
+    ]
 }
 _PEAK_TFLOPS = {"H200": 814.0, "H100": 790.0, "A100": 312.0, "L4": 121.0, "A10": 125.0, "T4": 65.0}
 # the smoke profile on a 2-core CPU, tiny model (notebook 06 in this repository, `make course`,
