@@ -53,7 +53,7 @@ def test_planned_tokens_count_the_partial_step_of_each_pass():
 
 
 def test_notebook_04s_h200_record_is_the_bench_file():
-    """Notebook 04 section 5.2 prints course_utils/assets/h200_runs.json (shipped, so Colab has it):
+    """Notebook 04 (section 5.2, appendix A) reads course_utils/assets/h200_runs.json (shipped, so Colab has it):
     every run's peak and speed must be the ones bench/results/ recorded, and estimate's references
     (README, notebook 06) must be the same runs."""
     record = json.loads((REPO / "course_utils" / "assets" / "h200_runs.json").read_text(encoding="utf-8"))
