@@ -139,7 +139,7 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
         _before_after_bars(ax, panel_scores, panel_intervals)
         ax.set_title(panel_title)
     axes[0][0].set(ylim=(0, 1.3), ylabel="share of held-out prompts")
-    axes[0][0].legend()
+    axes[0][0].legend(loc="upper left", ncol=2)  # above the bars, clear of the shares
     if len(panels) > 1:
         fig.suptitle("Before vs after fine-tuning")
     return _finish(fig, path)
