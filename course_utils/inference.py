@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from .data import RESPONSE_MARKER, format_prompt
 from .errors import MissingArtifactError
-from .sample_data import held_out_questions
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -69,21 +68,16 @@ def generate_answers(model: Any, tokenizer: PreTrainedTokenizerBase, prompts: li
     return answers
 
 
-def comparison_prompts(profile: Any, eval_rows: Any,
-                       tokenizer: PreTrainedTokenizerBase) -> tuple[list[str], list[str], list[str]]:
-    """Notebook 07's before/after questions: (questions, prompts in the template, expected answers).
-
-    On a profile with learning checks (the tiny model) they are the held-out capital questions, facts it
-    read in pre-training but was never asked in this template. On the GPU profiles they are up to 16
-    held-out Alpaca rows whose reference answer takes under half of ``max_new_tokens`` tokens, so that a
-    right answer has room to end at EOS."""
-    if profile.learning_checks:
-        questions, expected = held_out_questions()
-        return questions, [format_prompt(q) for q in questions], expected
+def short_answer_rows(eval_rows: Any, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int,
+                      limit: int = 16) -> tuple[list[str], list[str], list[str]]:
+    """Notebook 07's before/after questions for a model larger than the tiny one: (questions, prompts,
+    reference answers) of up to ``limit`` held-out Alpaca rows whose reference takes under half of
+    ``max_new_tokens`` tokens, so that a right answer has room to end at EOS. A question is the row's
+    instruction, with its input after a blank line and ``### Input:``."""
     def short(completion: str) -> bool:
-        return len(tokenizer(completion, add_special_tokens=False)["input_ids"]) < profile.max_new_tokens // 2
+        return len(tokenizer(completion, add_special_tokens=False)["input_ids"]) < max_new_tokens // 2
 
-    rows = [r for r in eval_rows if short(r["completion"])][:16]
+    rows = [r for r in eval_rows if short(r["completion"])][:limit]
     prompts, expected = [r["prompt"] for r in rows], [r["completion"] for r in rows]
     questions = [p.split("### Instruction:\n", 1)[-1].removesuffix("\n\n### Response:\n") for p in prompts]
     return questions, prompts, expected
@@ -128,4 +122,4 @@ def score(answers: list[Answer], expected: list[str]) -> float:
 
 
 __all__ = ["Answer", "RESPONSE_MARKER", "ask", "contains_answer", "generate_answers", "names", "load_with_adapter",
-           "score"]
+           "score", "short_answer_rows"]

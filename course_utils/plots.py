@@ -96,16 +96,10 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
     return _finish(fig, path)
 
 
-def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None,
-                 intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
-                 title: str = "Before vs after fine-tuning") -> Any:
-    """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1; with
-    ``intervals`` ({name: ((low, high) of base, (low, high) of fine-tuned)}), a whisker on each bar;
-    ``title`` says which questions they are."""
-    import matplotlib.pyplot as plt
-
+def _before_after_bars(ax: Any, scores: dict[str, tuple[float, float]],
+                       intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None) -> None:
+    """One panel of :func:`before_after`: base and fine-tuned bars per metric, whiskers, shares on top."""
     names = list(scores)
-    fig, ax = plt.subplots(figsize=(7, 4))
     width = 0.38
     for offset, label, idx, color in ((-width / 2, "base", 0, "tab:gray"),
                                       (width / 2, "fine-tuned", 1, "tab:blue")):
@@ -121,8 +115,33 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
         else:
             ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
     ax.set_xticks(range(len(names)), names)
-    ax.set(ylim=(0, 1.3), ylabel="share of held-out prompts", title=title)
-    ax.legend()
+    ax.set_xlim(-0.6, len(names) - 0.4)
+
+
+def before_after(scores: dict[str, tuple[float, float]], path: Path | None = None,
+                 intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
+                 title: str = "Before vs after fine-tuning",
+                 also: dict[str, tuple[float, float]] | None = None,
+                 also_intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
+                 also_title: str = "") -> Any:
+    """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1; with
+    ``intervals`` ({name: ((low, high) of base, (low, high) of fine-tuned)}), a whisker on each bar;
+    ``title`` says which questions they are. ``also`` (with ``also_intervals``, same shapes) adds a
+    second panel on the right, on the same 0-1 scale, for another kind of question (``also_title``);
+    the figure then carries "Before vs after fine-tuning" above both panels."""
+    import matplotlib.pyplot as plt
+
+    panels = [(scores, intervals, title)] + ([(also, also_intervals, also_title)] if also else [])
+    ratios = [len(p[0]) + 0.5 for p in panels]  # a bar pair takes the same width in both panels
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 if len(panels) == 1 else 9.5, 4), sharey=True,
+                             squeeze=False, gridspec_kw={"width_ratios": ratios})
+    for ax, (panel_scores, panel_intervals, panel_title) in zip(axes[0], panels):
+        _before_after_bars(ax, panel_scores, panel_intervals)
+        ax.set_title(panel_title)
+    axes[0][0].set(ylim=(0, 1.3), ylabel="share of held-out prompts")
+    axes[0][0].legend(loc="upper left", ncol=2)  # above the bars, clear of the shares
+    if len(panels) > 1:
+        fig.suptitle("Before vs after fine-tuning")
     return _finish(fig, path)
 
 

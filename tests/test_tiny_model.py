@@ -42,23 +42,19 @@ def test_build_is_repeatable_and_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"], "no temporary folder is left behind"
 
 
-def test_comparison_prompts_are_the_capitals_on_smoke_and_short_rows_on_a_gpu():
-    """Notebook 07's before/after questions: the held-out capitals in the template when the profile has
-    learning checks; otherwise at most 16 held-out rows whose reference fits in half the answer cap."""
-    from types import SimpleNamespace
-
+def test_short_answer_rows_are_held_out_rows_whose_reference_fits_half_the_cap():
+    """Notebook 07's before/after questions on a model larger than the tiny one (the tiny model asks
+    ``held_out_questions()``, written out in the cell): at most 16 held-out rows whose reference fits in
+    half the answer cap."""
     from course_utils import get_profile
     from course_utils.data import format_prompt, train_eval_split
-    from course_utils.inference import comparison_prompts
+    from course_utils.inference import short_answer_rows
     from course_utils.models import load_tokenizer
 
     profile = get_profile("smoke")
     tokenizer = load_tokenizer(profile.model)
     _, eval_rows = train_eval_split(profile)
-    questions, prompts, expected = comparison_prompts(profile, eval_rows, tokenizer)
-    assert (questions, expected) == held_out_questions() and prompts == [format_prompt(q) for q in questions]
-    gpu_like = SimpleNamespace(learning_checks=False, max_new_tokens=16)  # a GPU profile's two fields it reads
-    questions, prompts, expected = comparison_prompts(gpu_like, eval_rows, tokenizer)
+    questions, prompts, expected = short_answer_rows(eval_rows, tokenizer, max_new_tokens=16)
     short = [r for r in eval_rows if len(tokenizer(r["completion"], add_special_tokens=False)["input_ids"]) < 8]
     assert prompts and prompts == [r["prompt"] for r in short][:16] and expected == [r["completion"] for r in short][:16]
     assert all(format_prompt(*q.split("\n\n### Input:\n")) == p for q, p in zip(questions, prompts))
