@@ -15,7 +15,7 @@ import pytest
 
 from conftest import COMPARE_TRAINER_WITH_RECIPE, NOTEBOOKS, run_cells_then
 
-EXPERIMENT = ("class PerTokenEval(", "for rate in (", "sweep_curves(")  # 06's learning-rate experiment, one mark per cell
+EXPERIMENT = ("lab_settings = dict(", "for rate in (", "sweep_curves(")  # 06's learning-rate experiment, one mark per cell
 
 
 @pytest.mark.slow
