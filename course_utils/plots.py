@@ -1,5 +1,5 @@
 """Figures: length histograms (notebook 03), the LoRA drawing (05), the loss curve, the
-learning-rate schedule and the experiment (06), before and after (07).
+learning-rate schedule and the experiment (06), before and after (07), the checkpoint sweep (09).
 
 Each function draws, saves the figure under the profile's ``figures/`` folder (atomically),
 shows it in the notebook and returns the matplotlib figure.
@@ -220,4 +220,23 @@ def sweep_curves(curves: dict[str, Sequence[tuple[int, float]]], title: str, pat
     ax.set(title=title, xlabel="optimizer step", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
+    return _finish(fig, path)
+
+
+def checkpoint_sweep(steps: Sequence[int], task_loss: Sequence[float], prose_loss: Sequence[float],
+                     path: Path | None = None) -> Any:
+    """Notebook 09's one setting varied: each saved checkpoint's eval loss on the task (left axis) and its
+    loss on plain prose (right axis), against the training step (step 0: the base)."""
+    import matplotlib.pyplot as plt
+
+    fig, task_ax = plt.subplots(figsize=(7, 4))
+    prose_ax = task_ax.twinx()  # its own scale: the two losses differ in size
+    task_ax.plot(list(steps), list(task_loss), "-o", color="tab:blue", label="eval loss: the task (left)")
+    prose_ax.plot(list(steps), list(prose_loss), "--s", color="tab:red", label="plain-text loss: prose (right)")
+    task_ax.set(title="Each saved checkpoint: the task and plain prose", xlabel="training step")
+    task_ax.set_ylabel("eval loss (the task)", color="tab:blue")
+    prose_ax.set_ylabel("plain-text loss (prose)", color="tab:red")
+    task_ax.grid(alpha=0.3)
+    lines = task_ax.get_lines() + prose_ax.get_lines()
+    task_ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
     return _finish(fig, path)

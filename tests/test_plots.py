@@ -5,7 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from course_utils.plots import before_after  # noqa: E402
+from course_utils.plots import before_after, checkpoint_sweep  # noqa: E402
 
 
 def test_before_after_draws_one_panel_by_default():
@@ -26,3 +26,13 @@ def test_before_after_adds_a_second_panel_for_another_kind_of_row(tmp_path):
     assert right.get_ylim() == left.get_ylim() == (0, 1.3)  # one scale for both kinds of row
     assert figure._suptitle.get_text() == "Before vs after fine-tuning"
     assert (tmp_path / "before_after.png").stat().st_size > 0
+
+
+def test_checkpoint_sweep_draws_the_two_losses_on_their_own_axes(tmp_path):
+    """Notebook 09: the task's eval loss on the left axis, the plain-text loss on the right, per step."""
+    figure = checkpoint_sweep([0, 10, 20], [4.8, 2.4, 1.7], [0.67, 1.08, 1.26], path=tmp_path / "sweep.png")
+    task_ax, prose_ax = figure.axes
+    assert list(task_ax.get_lines()[0].get_ydata()) == [4.8, 2.4, 1.7]
+    assert list(prose_ax.get_lines()[0].get_ydata()) == [0.67, 1.08, 1.26]
+    assert task_ax.get_xlabel() == "training step" and len(task_ax.get_legend().get_texts()) == 2
+    assert (tmp_path / "sweep.png").stat().st_size > 0
