@@ -26,3 +26,13 @@ def test_before_after_adds_a_second_panel_for_another_kind_of_row(tmp_path):
     assert right.get_ylim() == left.get_ylim() == (0, 1.3)  # one scale for both kinds of row
     assert figure._suptitle.get_text() == "Before vs after fine-tuning"
     assert (tmp_path / "before_after.png").stat().st_size > 0
+
+
+def test_before_after_writes_the_count_under_each_share():
+    figure = before_after({"correct": (0.0, 1.0)}, intervals={"correct": ((0.0, 0.24), (0.76, 1.0))}, n=12,
+                          also={"same as the reference": (0.0, 0.0)},
+                          also_intervals={"same as the reference": ((0.0, 0.39), (0.0, 0.39))}, also_n=6)
+    left, right = figure.axes
+    assert [t.get_text() for t in left.texts] == ["0%\n0 of 12", "100%\n12 of 12"]
+    assert [t.get_text() for t in right.texts] == ["0%\n0 of 6", "0%\n0 of 6"]  # a bar at 0 still reads as a result
+    assert max(left.get_yticks()) == 1.0  # the axis is labelled up to 100 %, the rest is room for the labels
