@@ -97,8 +97,10 @@ def loss_curve(history: Sequence[dict[str, float]], path: Path | None = None,
 
 
 def _before_after_bars(ax: Any, scores: dict[str, tuple[float, float]],
-                       intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None) -> None:
-    """One panel of :func:`before_after`: base and fine-tuned bars per metric, whiskers, shares on top."""
+                       intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None,
+                       n: int | None = None) -> None:
+    """One panel of :func:`before_after`: base and fine-tuned bars per metric, whiskers, shares on top
+    (with ``n``, the count too: "0 of 6", so that a bar at 0 still reads as a result)."""
     names = list(scores)
     width = 0.38
     for offset, label, idx, color in ((-width / 2, "base", 0, "tab:gray"),
@@ -106,14 +108,15 @@ def _before_after_bars(ax: Any, scores: dict[str, tuple[float, float]],
         values = [scores[n][idx] for n in names]
         xs = [i + offset for i in range(len(names))]
         bars = ax.bar(xs, values, width, label=label, color=color)
+        texts = [f"{v:.0%}" + (f"\n{round(v * n)} of {n}" if n else "") for v in values]
         if intervals:
             low = [max(0.0, values[k] - intervals[n][idx][0]) for k, n in enumerate(names)]  # rounding: never < 0
             high = [max(0.0, intervals[n][idx][1] - values[k]) for k, n in enumerate(names)]
             ax.errorbar(xs, values, yerr=[low, high], fmt="none", ecolor="black", capsize=4)
-            for x, v, n in zip(xs, values, names):  # the share, above its whisker
-                ax.text(x, intervals[n][idx][1] + 0.02, f"{v:.0%}", ha="center", va="bottom")
+            for x, text, name in zip(xs, texts, names):  # the share, above its whisker
+                ax.text(x, intervals[name][idx][1] + 0.02, text, ha="center", va="bottom")
         else:
-            ax.bar_label(bars, labels=[f"{v:.0%}" for v in values])
+            ax.bar_label(bars, labels=texts)
     ax.set_xticks(range(len(names)), names)
     ax.set_xlim(-0.6, len(names) - 0.4)
 
@@ -123,22 +126,25 @@ def before_after(scores: dict[str, tuple[float, float]], path: Path | None = Non
                  title: str = "Before vs after fine-tuning",
                  also: dict[str, tuple[float, float]] | None = None,
                  also_intervals: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
-                 also_title: str = "") -> Any:
+                 also_title: str = "", n: int | None = None, also_n: int | None = None) -> Any:
     """Grouped bars: for each metric name, (base, fine-tuned) as shares between 0 and 1; with
     ``intervals`` ({name: ((low, high) of base, (low, high) of fine-tuned)}), a whisker on each bar;
     ``title`` says which questions they are. ``also`` (with ``also_intervals``, same shapes) adds a
     second panel on the right, on the same 0-1 scale, for another kind of question (``also_title``);
-    the figure then carries "Before vs after fine-tuning" above both panels."""
+    the figure then carries "Before vs after fine-tuning" above both panels. ``n`` and ``also_n``, the
+    number of questions of each panel, add the count under each share ("0 of 6")."""
     import matplotlib.pyplot as plt
 
-    panels = [(scores, intervals, title)] + ([(also, also_intervals, also_title)] if also else [])
+    panels = [(scores, intervals, title, n)] + ([(also, also_intervals, also_title, also_n)] if also else [])
     ratios = [len(p[0]) + 0.5 for p in panels]  # a bar pair takes the same width in both panels
     fig, axes = plt.subplots(1, len(panels), figsize=(7 if len(panels) == 1 else 9.5, 4), sharey=True,
                              squeeze=False, gridspec_kw={"width_ratios": ratios})
-    for ax, (panel_scores, panel_intervals, panel_title) in zip(axes[0], panels):
-        _before_after_bars(ax, panel_scores, panel_intervals)
+    for ax, (panel_scores, panel_intervals, panel_title, panel_n) in zip(axes[0], panels):
+        _before_after_bars(ax, panel_scores, panel_intervals, panel_n)
         ax.set_title(panel_title)
-    axes[0][0].set(ylim=(0, 1.3), ylabel="share of held-out prompts")
+    top = 1.45 if n or also_n else 1.3  # above 1: room for the labels (two lines with the counts) and the legend
+    axes[0][0].set(ylim=(0, top), ylabel="share of held-out prompts")
+    axes[0][0].set_yticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])  # a share ends at 100 %
     axes[0][0].legend(loc="upper left", ncol=2)  # above the bars, clear of the shares
     if len(panels) > 1:
         fig.suptitle("Before vs after fine-tuning")

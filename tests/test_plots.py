@@ -36,3 +36,13 @@ def test_checkpoint_sweep_draws_the_two_losses_on_their_own_axes(tmp_path):
     assert list(prose_ax.get_lines()[0].get_ydata()) == [0.67, 1.08, 1.26]
     assert task_ax.get_xlabel() == "training step" and len(task_ax.get_legend().get_texts()) == 2
     assert (tmp_path / "sweep.png").stat().st_size > 0
+
+
+def test_before_after_writes_the_count_under_each_share():
+    figure = before_after({"correct": (0.0, 1.0)}, intervals={"correct": ((0.0, 0.24), (0.76, 1.0))}, n=12,
+                          also={"same as the reference": (0.0, 0.0)},
+                          also_intervals={"same as the reference": ((0.0, 0.39), (0.0, 0.39))}, also_n=6)
+    left, right = figure.axes
+    assert [t.get_text() for t in left.texts] == ["0%\n0 of 12", "100%\n12 of 12"]
+    assert [t.get_text() for t in right.texts] == ["0%\n0 of 6", "0%\n0 of 6"]  # a bar at 0 still reads as a result
+    assert max(left.get_yticks()) == 1.0  # the axis is labelled up to 100 %, the rest is room for the labels
