@@ -105,13 +105,13 @@ def _before_after_bars(ax: Any, scores: dict[str, tuple[float, float]],
     width = 0.38
     for offset, label, idx, color in ((-width / 2, "base", 0, "tab:gray"),
                                       (width / 2, "fine-tuned", 1, "tab:blue")):
-        values = [scores[n][idx] for n in names]
+        values = [scores[name][idx] for name in names]
         xs = [i + offset for i in range(len(names))]
         bars = ax.bar(xs, values, width, label=label, color=color)
         texts = [f"{v:.0%}" + (f"\n{round(v * n)} of {n}" if n else "") for v in values]
         if intervals:
-            low = [max(0.0, values[k] - intervals[n][idx][0]) for k, n in enumerate(names)]  # rounding: never < 0
-            high = [max(0.0, intervals[n][idx][1] - values[k]) for k, n in enumerate(names)]
+            low = [max(0.0, values[k] - intervals[name][idx][0]) for k, name in enumerate(names)]  # rounding: never < 0
+            high = [max(0.0, intervals[name][idx][1] - values[k]) for k, name in enumerate(names)]
             ax.errorbar(xs, values, yerr=[low, high], fmt="none", ecolor="black", capsize=4)
             for x, text, name in zip(xs, texts, names):  # the share, above its whisker
                 ax.text(x, intervals[name][idx][1] + 0.02, text, ha="center", va="bottom")
