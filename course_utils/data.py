@@ -352,9 +352,11 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
     """Check the schema and every value; return the rows ready for the course.
 
     - header names with stray spaces (``" output"``) are renamed, with a warning;
-    - ``instruction`` and ``output`` must be non-empty text in every row (an empty output would
-      teach the model to stop at once), ``input`` text or empty: otherwise a :class:`DataError`
-      naming the column and the row (and the file's line, where known);
+    - ``instruction``, ``input`` and ``output`` must be text (``input`` may be null): otherwise a
+      :class:`DataError` naming the column and the row (and the file's line, where known);
+    - rows whose ``instruction`` or ``output`` is empty or blank are dropped, with a warning naming
+      them (an empty output would teach the model to stop at once; the original Alpaca release has a
+      few); a :class:`DataError` only when no row would be left;
     - a missing ``input`` column is filled with ''; nulls in ``input`` mean "no input" ('');
     - ``text`` is built with the Alpaca templates when absent; when present but different from
       instruction/input/output, it is rebuilt from them, with a warning saying how many rows.
@@ -389,16 +391,27 @@ def validate_alpaca(ds: Dataset, source: str = "the data", lines: Sequence[int] 
             lines = _file_lines(source, lines)
             raise _wrong_kind(column, values[bad[0]], [_where(i, lines, source) for i in bad], len(bad),
                               csv_file=str(source).lower().endswith(".csv"))
-    for column in REQUIRED_COLUMNS:
-        blank = [i for i, v in enumerate(columns[column]) if not v.strip()]
-        if blank:
-            lines = _file_lines(source, lines)
+    blanks = {column: [i for i, v in enumerate(columns[column]) if not v.strip()] for column in REQUIRED_COLUMNS}
+    dropped = sorted(set().union(*blanks.values()))
+    if dropped:
+        lines = _file_lines(source, lines)
+        for column, blank in blanks.items():
+            if not blank:
+                continue
             what = ("an empty output teaches the model to answer nothing and stop at once"
                     if column == "output" else "an empty instruction gives the model nothing to follow")
-            raise DataError(
-                f"{len(blank)} row(s) of {source} have an empty or blank '{column}': {what}",
-                f"drop those rows, e.g. dataset = dataset.filter(lambda r: r['{column}'].strip())",
-                where=f"column '{column}', " + ", ".join(_where(i, lines, source) for i in blank[:5]))
+            where = f"column '{column}', " + ", ".join(_where(i, lines, source) for i in blank[:5])
+            if len(dropped) == len(ds):  # nothing would be left to train on
+                raise DataError(f"every row of {source} has an empty or blank '{column}': {what}",
+                                f"fill '{column}' in the data, or point COURSE_DATA at another file", where=where)
+            # The original Alpaca release itself has a few empty outputs: drop them and say so, never stop.
+            warn(f"{len(blank)} row(s) of {source} have an empty or blank '{column}' ({what}): "
+                 f"dropped, {len(ds) - len(dropped)} of {len(ds)} rows kept",
+                 f"nothing to do; to keep them, write a '{column}' in those rows of the data", where=where)
+        keep = [i for i in range(len(ds)) if i not in set(dropped)]
+        ds = ds.select(keep)
+        columns = {column: [values[i] for i in keep] for column, values in columns.items()}
+        lines = [lines[i] for i in keep] if lines is not None and len(lines) >= len(keep) + len(dropped) else None
     if "input" not in ds.column_names:
         ds = ds.add_column("input", [""] * len(ds))
     elif any(v is None for v in columns["input"]):

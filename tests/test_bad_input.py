@@ -103,12 +103,38 @@ def test_text_column_disagreeing_is_rebuilt_with_a_warning(tmp_path):
 
 
 @pytest.mark.parametrize("blank", ["", "   \n"], ids=["empty", "whitespace"])
-def test_empty_output_is_refused(tmp_path, blank):
-    path = jsonl(tmp_path, [ROW, {**ROW, "output": blank}])
+def test_empty_output_rows_are_dropped_with_a_warning(tmp_path, blank):
+    """The original Alpaca release has a few empty outputs: the course drops such rows and says which,
+    it does not stop (a row that teaches 'answer nothing' is worse than one row fewer)."""
+    path = jsonl(tmp_path, [ROW, {**ROW, "output": blank}, {**ROW, "instruction": "Say bye."}])
+    with pytest.warns(CourseWarning) as record:
+        ds = load_alpaca(path)
+    assert ds["instruction"] == [ROW["instruction"], "Say bye."]
+    message = str(record[0].message)
+    for part in ("empty or blank 'output'", "stop at once", "dropped, 2 of 3 rows kept",
+                 "row 1 (line 2 of rows.jsonl)"):
+        assert part in message, (part, message)
+
+
+def test_the_rows_after_a_dropped_row_keep_their_own_line_numbers(tmp_path):
+    """A warning about a later row (here a 'text' to rebuild) still names that row's line in the file."""
+    from course_utils.data import format_example
+
+    path = jsonl(tmp_path, [{**ROW, "output": "", "text": ""}, {**ROW, "text": "something else"},
+                            {**ROW, "text": format_example(ROW)}])
+    with pytest.warns(CourseWarning) as record:
+        ds = load_alpaca(path)
+    assert len(ds) == 2
+    rebuilt = [str(w.message) for w in record if "rebuilt" in str(w.message)]
+    assert rebuilt and "line 2 of rows.jsonl" in rebuilt[0], rebuilt
+
+
+def test_only_empty_outputs_is_refused(tmp_path):
+    path = jsonl(tmp_path, [{**ROW, "output": ""}, {**ROW, "output": " "}])
     with pytest.raises(DataError) as err:
         load_alpaca(path)
-    assert_course_error(err.value, "empty or blank 'output'", "stop at once", "filter",
-                        where="row 1 (line 2 of rows.jsonl)")
+    assert_course_error(err.value, "every row", "empty or blank 'output'", "fill 'output'",
+                        where="row 0 (line 1 of rows.jsonl)")
 
 
 def test_header_names_with_stray_spaces_are_stripped_with_a_warning(tmp_path):

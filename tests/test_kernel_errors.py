@@ -115,6 +115,17 @@ def test_notebook_02_data_errors_are_course_errors(course_kernel):
     assert "Hub id" in error["traceback"][-1] or "curl" in error["traceback"][-1]
 
 
+def test_notebook_02_shows_the_dropped_empty_output_row(course_kernel):
+    """The original Alpaca has a few empty outputs: 02's demonstration drops one, and the learner reads
+    the course warning under the cell (cause, row and line, what was kept), not a silent drop."""
+    client, _ = course_kernel
+    error, printed = _run(client, DEFAULTS, "02_data_exploration.ipynb", "01e729f5")
+    assert error is None, error and error["traceback"][-3:]
+    assert "empty or blank 'output'" in printed and "dropped, 1 of 2 rows kept" in printed, printed
+    assert "row 1 (line 2 of empty_output.jsonl)" in printed, printed
+    assert "1 of 2 rows kept: ['Say hi.']" in printed, printed
+
+
 def test_notebook_04_model_errors_name_the_model(course_kernel):
     import shutil
 
