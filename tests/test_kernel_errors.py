@@ -187,7 +187,7 @@ def test_notebook_06_checks_the_model_and_the_rows(course_kernel):
 @pytest.mark.slow
 def test_notebook_06_quick_trial_runs_to_the_end(course_kernel):
     client, out = course_kernel
-    ids = ["286ce333", "r06model", "r06prof1", "9308308f", "r06ptev1", "e81fba7d", "r06tok01", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65",
+    ids = ["286ce333", "r06model", "r06prof1", "9308308f", "r06ptev1", "e81fba7d", "r06two01", "r06byhd1", "r06tok01", "f8bd48c3", "4e9341fd", "4d3723e2", "59d1fe65",
            "88d77009", "c3d9e5f2", "e9f5a7b4", "b5a1c2d4", "b5a1c2d5", "b5a1c2d9", "3182ac5a", "cb9136c5",
            "cb9136c7", "0c62ca70"]  # all but the experiment (r06lab01, 9da477e4, r06lab02)
     error, printed = _run(client, {**DEFAULTS, "COURSE_MAX_STEPS": "2"}, "06_training.ipynb", *ids, timeout=600)
